@@ -1,0 +1,80 @@
+"""The permission matrix: who may do what. docs/roles.md is generated from this table.
+
+Enforced in the service layer by `require()`, so a hidden button is never the only guard.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from levier.accounts.choices import Role
+
+if TYPE_CHECKING:
+    from levier.accounts.models import User
+
+
+class Action(StrEnum):
+    VIEW = "view"  # read customers, catalog, orders, audit trail
+    MANAGE_CUSTOMER = "manage_customer"  # create / edit customers and their contacts
+    IMPORT_CUSTOMERS = "import_customers"
+    MERGE_CUSTOMERS = "merge_customers"
+    MANAGE_CATALOG = "manage_catalog"
+    EDIT_ORDER = "edit_order"  # create quotes / orders, edit drafts, convert a quote
+    SUBMIT_ORDER = "submit_order"
+    APPROVE_AS_ADV = "approve_as_adv"
+    APPROVE_AS_COMPTABILITE = "approve_as_comptabilite"
+    APPROVE_AS_DIRECTION = "approve_as_direction"
+    MANAGE_RULES = "manage_rules"  # approval rules and procedure sheets
+    MANAGE_USERS = "manage_users"
+
+
+_ALL = frozenset(Role)
+_C, _A, _K, _D, _ADM = (
+    Role.COMMERCIAL,
+    Role.ADV,
+    Role.COMPTABILITE,
+    Role.DIRECTION,
+    Role.ADMINISTRATEUR,
+)
+
+MATRIX: dict[Action, frozenset[Role]] = {
+    Action.VIEW: _ALL,
+    Action.MANAGE_CUSTOMER: frozenset({_C, _A, _K, _ADM}),
+    Action.IMPORT_CUSTOMERS: frozenset({_A, _ADM}),
+    Action.MERGE_CUSTOMERS: frozenset({_A, _ADM}),
+    Action.MANAGE_CATALOG: frozenset({_A, _ADM}),
+    Action.EDIT_ORDER: frozenset({_C, _A}),
+    Action.SUBMIT_ORDER: frozenset({_C, _A}),
+    Action.APPROVE_AS_ADV: frozenset({_A}),
+    Action.APPROVE_AS_COMPTABILITE: frozenset({_K}),
+    Action.APPROVE_AS_DIRECTION: frozenset({_D}),
+    Action.MANAGE_RULES: frozenset({_ADM}),
+    Action.MANAGE_USERS: frozenset({_ADM}),
+}
+
+APPROVAL_ACTION: dict[Role, Action] = {
+    Role.ADV: Action.APPROVE_AS_ADV,
+    Role.COMPTABILITE: Action.APPROVE_AS_COMPTABILITE,
+    Role.DIRECTION: Action.APPROVE_AS_DIRECTION,
+}
+
+
+class PermissionDenied(Exception):
+    """The actor's role does not allow this action (HTTP 403 in the web layer)."""
+
+    def __init__(self, actor: User | None, action: Action) -> None:
+        self.action = action
+        who = f"{actor.username} ({actor.role})" if actor is not None else "anonymous"
+        super().__init__(f"{who} may not {action.value}")
+
+
+def can(actor: User | None, action: Action) -> bool:
+    if actor is None or not actor.is_active:
+        return False
+    return Role(actor.role) in MATRIX[action]
+
+
+def require(actor: User | None, action: Action) -> None:
+    if not can(actor, action):
+        raise PermissionDenied(actor, action)

@@ -1,0 +1,10 @@
+"""The web UI's routes. Each area's views live in their own module under levier/web/views/."""
+
+from django.urls import include, path
+
+app_name = "web"
+
+urlpatterns: list = [
+    # path("", include("levier.web.urls_home")),  (worklists, added with the order screens)
+]
+_ = include
