@@ -13,6 +13,7 @@ class CustomerFactory(factory.django.DjangoModelFactory):
 
     class Meta:
         model = Customer
+        skip_postgeneration_save = True
 
     name = factory.Sequence(lambda n: f"Société Exemple {n} SAS")
     search_name = factory.LazyAttribute(lambda c: c.name.lower())

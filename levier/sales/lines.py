@@ -1,0 +1,141 @@
+"""Parsing and pricing of quote/order lines (pure, apart from the product lookup)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from levier.catalog.choices import VAT_RATES, Unit
+from levier.catalog.models import Product
+from levier.lib.errors import ValidationFailed
+from levier.lib.money import MoneyError, Totals, document_totals, line_net, to_decimal
+
+MAX_LINES = 500
+MAX_QUANTITY = Decimal("9999999.999")
+MAX_UNIT_PRICE = Decimal("9999999999.9999")
+
+
+@dataclass(frozen=True)
+class LineData:
+    product_id: int | None
+    description: str
+    quantity: Decimal
+    unit: str
+    unit_price: Decimal
+    discount_percent: Decimal
+    vat_rate: Decimal
+    net_amount: Decimal
+
+
+def _decimal(raw: Any, field: str, errors: dict[str, list[str]]) -> Decimal | None:
+    try:
+        return to_decimal(raw)
+    except MoneyError:
+        _, n, name = field.split(".")
+        label = name.replace("_percent", "").replace("_", " ")
+        errors.setdefault(field, []).append(f"line {n}, {label}: {raw!r} is not a number")
+        return None
+
+
+def parse_lines(raw_lines: Sequence[Mapping[str, Any]]) -> list[LineData]:
+    """Validate raw line dicts; product defaults fill what the line leaves blank.
+
+    Errors are keyed `lines.<n>.<field>` (1-based), all collected before raising, so the
+    user fixes every line in one go.
+    """
+    if not raw_lines:
+        raise ValidationFailed("An order needs at least one line", errors={"lines": ["no line"]})
+    if len(raw_lines) > MAX_LINES:
+        raise ValidationFailed(f"At most {MAX_LINES} lines", errors={"lines": ["too many lines"]})
+    product_ids = {int(r["product_id"]) for r in raw_lines if str(r.get("product_id") or "").isdigit()}
+    products = Product.objects.in_bulk(product_ids) if product_ids else {}
+    errors: dict[str, list[str]] = {}
+    result: list[LineData] = []
+    for n, raw in enumerate(raw_lines, start=1):
+        key = f"lines.{n}"
+        line_errors: dict[str, list[str]] = {}
+        product: Product | None = None
+        raw_product = raw.get("product_id")
+        if raw_product not in (None, ""):
+            if not str(raw_product).isdigit() or int(raw_product) not in products:
+                line_errors.setdefault(f"{key}.product", []).append(
+                    f"line {n}, product: unknown product {raw_product!r}"
+                )
+            else:
+                product = products[int(raw_product)]
+                if not product.is_active:
+                    line_errors.setdefault(f"{key}.product", []).append(
+                        f"line {n}, product: {product.code} is no longer sold"
+                    )
+
+        def pick(name: str, default: Any) -> Any:
+            value = raw.get(name)
+            return default if value in (None, "") else value
+
+        description = str(pick("description", product.label if product else "")).strip()
+        if not description:
+            line_errors.setdefault(f"{key}.description", []).append(
+                f"line {n}, description: required"
+            )
+        quantity = _decimal(pick("quantity", ""), f"{key}.quantity", line_errors)
+        unit_price = _decimal(
+            pick("unit_price", product.unit_price if product else ""), f"{key}.unit_price", line_errors
+        )
+        discount = _decimal(pick("discount_percent", "0"), f"{key}.discount_percent", line_errors)
+        vat_rate = _decimal(
+            pick("vat_rate", product.vat_rate if product else "20"), f"{key}.vat_rate", line_errors
+        )
+        unit = str(pick("unit", product.unit if product else Unit.DAY))
+        if unit not in Unit.values:
+            line_errors.setdefault(f"{key}.unit", []).append(f"line {n}, unit: unknown unit {unit!r}")
+        if quantity is not None and not (Decimal("0") < quantity <= MAX_QUANTITY):
+            line_errors.setdefault(f"{key}.quantity", []).append(
+                f"line {n}, quantity: must be greater than 0 and at most {MAX_QUANTITY}"
+            )
+        if quantity is not None and quantity != quantity.quantize(Decimal("0.001")):
+            line_errors.setdefault(f"{key}.quantity", []).append(
+                f"line {n}, quantity: at most 3 decimals"
+            )
+        if unit_price is not None and not (Decimal("0") <= unit_price <= MAX_UNIT_PRICE):
+            line_errors.setdefault(f"{key}.unit_price", []).append(
+                f"line {n}, unit price: must be between 0 and {MAX_UNIT_PRICE}"
+            )
+        if unit_price is not None and unit_price != unit_price.quantize(Decimal("0.0001")):
+            line_errors.setdefault(f"{key}.unit_price", []).append(
+                f"line {n}, unit price: at most 4 decimals"
+            )
+        if discount is not None and not (Decimal("0") <= discount <= Decimal("100")):
+            line_errors.setdefault(f"{key}.discount_percent", []).append(
+                f"line {n}, discount: must be between 0 and 100 %"
+            )
+        if vat_rate is not None and vat_rate not in VAT_RATES:
+            line_errors.setdefault(f"{key}.vat_rate", []).append(
+                f"line {n}, VAT rate: {vat_rate} % is not a French VAT rate (20, 10, 5.5, 2.1, 0)"
+            )
+        if line_errors:
+            errors.update(line_errors)
+            continue
+        assert quantity is not None and unit_price is not None  # noqa: S101 (narrowing)
+        assert discount is not None and vat_rate is not None  # noqa: S101
+        result.append(
+            LineData(
+                product_id=product.pk if product else None,
+                description=description[:500],
+                quantity=quantity,
+                unit=unit,
+                unit_price=unit_price,
+                discount_percent=discount,
+                vat_rate=vat_rate.quantize(Decimal("0.01")),
+                net_amount=line_net(quantity, unit_price, discount),
+            )
+        )
+    if errors:
+        first = next(iter(errors.values()))[0]
+        raise ValidationFailed(first, errors=errors)
+    return result
+
+
+def totals_of(lines: Sequence[LineData]) -> Totals:
+    return document_totals((line.net_amount, line.vat_rate) for line in lines)

@@ -1,0 +1,597 @@
+"""Quotes, orders and the validation circuit: the only code that writes them.
+
+Each public function is one business event, runs in one transaction, locks what it changes
+(`select_for_update`, customer before order when both are needed), checks the transition
+table, writes the audit trail in the same transaction and queues side effects on commit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Max, Sum
+from django.utils import timezone
+
+from levier.accounts.choices import Role
+from levier.accounts.models import User
+from levier.accounts.permissions import APPROVAL_ACTION, Action, PermissionDenied, require
+from levier.audit.choices import Verb
+from levier.audit.services import diff, record_event, snapshot
+from levier.catalog.choices import InvoicingMode
+from levier.customers.choices import TermsBasis
+from levier.customers.models import Customer, DeliveryAddress
+from levier.jobs import enqueue
+from levier.lib.errors import NotAllowed, StaleVersion, ValidationFailed
+from levier.lib.payment_terms import PaymentTerms, PaymentTermsError
+from levier.lib.payment_terms import TermsBasis as LibTermsBasis
+from levier.sales.choices import ApprovalStatus, OrderStatus, QuoteStatus
+from levier.sales.circuit import OrderFacts, RuleView, required_steps
+from levier.sales.lines import LineData, parse_lines, totals_of
+from levier.sales.models import (
+    ApprovalRule,
+    ApprovalStep,
+    DocumentCounter,
+    Order,
+    OrderLine,
+    Quote,
+    QuoteLine,
+    SalesDocument,
+)
+from levier.sales.transitions import check_order_transition, check_quote_transition
+
+ORDER_HEADER_FIELDS = [
+    "customer_id",
+    "po_number",
+    "requested_delivery_date",
+    "delivery_address_id",
+    "invoicing_mode",
+    "payment_terms_days",
+    "payment_terms_basis",
+    "notes",
+    "total_net",
+    "total_vat",
+    "total_gross",
+]
+# Orders that still weigh on the customer's credit (later issues add open receivables).
+EXPOSURE_STATUSES = (OrderStatus.SUBMITTED, OrderStatus.VALIDATED)
+
+
+# ---------------------------------------------------------------- numbering
+
+
+def next_number(prefix: str, year: int) -> str:
+    """CMD-2026-000042. A locked counter row; orders and quotes may skip, invoices never do."""
+    key = f"{prefix}-{year}"
+    DocumentCounter.objects.get_or_create(key=key)
+    counter = DocumentCounter.objects.select_for_update().get(key=key)
+    counter.last_value += 1
+    counter.save(update_fields=["last_value"])
+    return f"{prefix}-{year}-{counter.last_value:06d}"
+
+
+# ---------------------------------------------------------------- shared header handling
+
+
+def _terms(days: Any, basis: Any, customer: Customer) -> tuple[int, str]:
+    if days in (None, ""):
+        return customer.payment_terms_days, customer.payment_terms_basis
+    try:
+        days_int = int(days)
+    except (TypeError, ValueError):
+        raise ValidationFailed(
+            f"payment terms: {days!r} is not a number of days",
+            errors={"payment_terms_days": ["not a whole number of days"]},
+        ) from None
+    basis = basis or TermsBasis.NET
+    if basis not in TermsBasis.values:
+        raise ValidationFailed(
+            f"payment terms basis: unknown value {basis!r}",
+            errors={"payment_terms_basis": [f"unknown value {basis!r}"]},
+        )
+    try:
+        PaymentTerms(days_int, LibTermsBasis(basis)).check_legal()
+    except PaymentTermsError as exc:
+        raise ValidationFailed(
+            f"payment terms: {exc}", errors={"payment_terms_days": [str(exc)]}, code="terms_over_legal_cap"
+        ) from None
+    return days_int, str(basis)
+
+
+def _usable_customer(customer: Customer) -> None:
+    if not customer.is_active or customer.merged_into_id is not None:
+        raise ValidationFailed(
+            f"customer {customer}: inactive or merged; use the surviving record",
+            errors={"customer": ["inactive or merged customer"]},
+        )
+
+
+def _check_invoicing_mode(mode: str) -> str:
+    if mode not in InvoicingMode.values:
+        raise ValidationFailed(
+            f"invoicing mode: unknown value {mode!r}", errors={"invoicing_mode": ["unknown value"]}
+        )
+    return mode
+
+
+def _apply_totals(document: SalesDocument, lines: Sequence[LineData]) -> None:
+    totals = totals_of(lines)
+    document.total_net, document.total_vat, document.total_gross = totals.net, totals.vat, totals.gross
+
+
+def _line_kwargs(n: int, line: LineData) -> dict[str, Any]:
+    return {
+        "position": n,
+        "product_id": line.product_id,
+        "description": line.description,
+        "quantity": line.quantity,
+        "unit": line.unit,
+        "unit_price": line.unit_price,
+        "discount_percent": line.discount_percent,
+        "vat_rate": line.vat_rate,
+        "net_amount": line.net_amount,
+    }
+
+
+def _lines_snapshot(lines: Sequence[LineData]) -> list[str]:
+    return [
+        f"{line.description} × {line.quantity} @ {line.unit_price} -{line.discount_percent}% "
+        f"TVA {line.vat_rate}% = {line.net_amount}"
+        for line in lines
+    ]
+
+
+def _own_or_adv(actor: User, document: SalesDocument) -> None:
+    """Sales reps edit their own documents; ADV edits anyone's."""
+    if actor.role == Role.COMMERCIAL and document.created_by_id != actor.pk:
+        raise PermissionDenied(actor, Action.EDIT_ORDER)
+
+
+def _delivery_address(customer: Customer, address_id: Any) -> DeliveryAddress | None:
+    if address_id in (None, ""):
+        return None
+    address = DeliveryAddress.objects.filter(pk=address_id, customer=customer).first()
+    if address is None:
+        raise ValidationFailed(
+            "delivery address: not one of this customer's addresses",
+            errors={"delivery_address": ["not one of this customer's addresses"]},
+        )
+    return address
+
+
+# ---------------------------------------------------------------- orders
+
+
+@transaction.atomic
+def create_order(
+    *,
+    actor: User,
+    customer: Customer,
+    lines: Sequence[Mapping[str, Any]],
+    po_number: str = "",
+    requested_delivery_date: dt.date | None = None,
+    invoicing_mode: str = InvoicingMode.ON_ORDER,
+    payment_terms_days: int | str | None = None,
+    payment_terms_basis: str | None = None,
+    delivery_address_id: int | str | None = None,
+    notes: str = "",
+    quote: Quote | None = None,
+) -> Order:
+    require(actor, Action.EDIT_ORDER)
+    _usable_customer(customer)
+    parsed = parse_lines(lines)
+    days, basis = _terms(payment_terms_days, payment_terms_basis, customer)
+    order = Order(
+        number=next_number("CMD", timezone.localdate().year),
+        customer=customer,
+        created_by=actor,
+        quote=quote,
+        po_number=po_number.strip()[:50],
+        requested_delivery_date=requested_delivery_date,
+        delivery_address=_delivery_address(customer, delivery_address_id),
+        invoicing_mode=_check_invoicing_mode(invoicing_mode),
+        payment_terms_days=days,
+        payment_terms_basis=basis,
+        notes=notes,
+    )
+    _apply_totals(order, parsed)
+    order.save()
+    OrderLine.objects.bulk_create(
+        OrderLine(order=order, **_line_kwargs(n, line)) for n, line in enumerate(parsed, start=1)
+    )
+    record_event(
+        actor=actor,
+        verb=Verb.CREATE,
+        instance=order,
+        changes={**snapshot(order, ORDER_HEADER_FIELDS + ["status"]), "lines": _lines_snapshot(parsed)},
+    )
+    return order
+
+
+def _lock_order(order: Order) -> Order:
+    return Order.objects.select_for_update().select_related("customer").get(pk=order.pk)
+
+
+def _check_version(document: SalesDocument, expected_version: int | None) -> None:
+    if expected_version is not None and int(expected_version) != document.version:
+        raise StaleVersion(
+            f"{document.number} was changed by someone else (version {document.version}, "
+            f"you edited version {expected_version}); reload it and redo your change"
+        )
+
+
+@transaction.atomic
+def update_order(
+    *,
+    actor: User,
+    order: Order,
+    expected_version: int | None,
+    lines: Sequence[Mapping[str, Any]] | None = None,
+    **fields: Any,
+) -> Order:
+    """Edit a draft. `expected_version` is the version the user loaded (optimistic lock)."""
+    require(actor, Action.EDIT_ORDER)
+    order = _lock_order(order)
+    _own_or_adv(actor, order)
+    _check_version(order, expected_version)
+    if order.status != OrderStatus.DRAFT:
+        raise NotAllowed(f"{order.number} is {order.get_status_display()}: only drafts are edited")
+    before = snapshot(order, ORDER_HEADER_FIELDS)
+    allowed = {"po_number", "requested_delivery_date", "invoicing_mode", "notes", "customer"}
+    unknown = set(fields) - allowed - {"payment_terms_days", "payment_terms_basis", "delivery_address_id"}
+    if unknown:
+        raise ValidationFailed(f"unknown fields: {', '.join(sorted(unknown))}")
+    if "customer" in fields and fields["customer"].pk != order.customer_id:
+        _usable_customer(fields["customer"])
+        order.customer = fields["customer"]
+    for name in ("po_number", "requested_delivery_date", "notes"):
+        if name in fields:
+            setattr(order, name, fields[name] or ("" if name != "requested_delivery_date" else None))
+    if "invoicing_mode" in fields:
+        order.invoicing_mode = _check_invoicing_mode(fields["invoicing_mode"])
+    if "payment_terms_days" in fields:
+        order.payment_terms_days, order.payment_terms_basis = _terms(
+            fields["payment_terms_days"], fields.get("payment_terms_basis"), order.customer
+        )
+    if "delivery_address_id" in fields:
+        order.delivery_address = _delivery_address(order.customer, fields["delivery_address_id"])
+    changes: dict[str, Any] = {}
+    if lines is not None:
+        parsed = parse_lines(lines)
+        old_lines = list(order.lines.all())
+        _apply_totals(order, parsed)
+        order.lines.all().delete()
+        OrderLine.objects.bulk_create(
+            OrderLine(order=order, **_line_kwargs(n, line)) for n, line in enumerate(parsed, start=1)
+        )
+        new_text = _lines_snapshot(parsed)
+        old_text = [
+            f"{ln.description} × {ln.quantity} @ {ln.unit_price} -{ln.discount_percent}% "
+            f"TVA {ln.vat_rate}% = {ln.net_amount}"
+            for ln in old_lines
+        ]
+        if new_text != old_text:
+            changes["lines"] = [old_text, new_text]
+    order.version += 1
+    order.save()
+    changes.update(diff(before, snapshot(order, ORDER_HEADER_FIELDS)))
+    record_event(actor=actor, verb=Verb.UPDATE, instance=order, changes=changes)
+    return order
+
+
+def missing_for_submission(order: Order) -> list[str]:
+    """What blocks submission, in words the sales rep can act on."""
+    customer = order.customer
+    missing: list[str] = []
+    if customer.country == "FR" and not customer.siret:
+        missing.append(f"Client {customer.name} : SIRET manquant")
+    if customer.country == "FR" and not customer.siren:
+        missing.append(f"Client {customer.name} : SIREN manquant")
+    if not (customer.address_line1 and customer.postcode and customer.city):
+        missing.append(f"Client {customer.name} : adresse de facturation incomplète")
+    if not customer.contacts.filter(is_accounts_payable=True).exclude(email="").exists():
+        missing.append(f"Client {customer.name} : aucun contact facturation (comptabilité fournisseurs) avec email")
+    if customer.po_number_required and not order.po_number:
+        missing.append("Numéro de bon de commande client obligatoire pour ce client")
+    if not order.lines.exists():
+        missing.append("La commande n'a aucune ligne")
+    return missing
+
+
+def _exposure_after(order: Order) -> Decimal:
+    others = (
+        Order.objects.filter(customer_id=order.customer_id, status__in=EXPOSURE_STATUSES)
+        .exclude(pk=order.pk)
+        .aggregate(total=Sum("total_gross"))["total"]
+    )
+    return (others or Decimal("0")) + order.total_gross
+
+
+def order_facts(order: Order) -> OrderFacts:
+    max_discount = order.lines.aggregate(m=Max("discount_percent"))["m"] or Decimal("0")
+    customer = order.customer
+    return OrderFacts(
+        total_net=order.total_net,
+        max_discount_percent=max_discount,
+        terms=order.payment_terms,
+        customer_terms=customer.payment_terms,
+        exposure_after=_exposure_after(order) if customer.credit_limit is not None else Decimal("0"),
+        credit_limit=customer.credit_limit,
+    )
+
+
+def active_rules() -> list[RuleView]:
+    return [
+        RuleView(kind=r.kind, threshold=r.threshold, approver_role=r.approver_role, name=r.name)
+        for r in ApprovalRule.objects.filter(is_active=True)
+    ]
+
+
+@transaction.atomic
+def submit_order(*, actor: User, order: Order, expected_version: int | None = None) -> Order:
+    require(actor, Action.SUBMIT_ORDER)
+    order = _lock_order(order)
+    _own_or_adv(actor, order)
+    _check_version(order, expected_version)
+    check_order_transition(order.status, OrderStatus.SUBMITTED)
+    missing = missing_for_submission(order)
+    if missing:
+        raise ValidationFailed(
+            "La commande ne peut pas être soumise : " + " ; ".join(missing),
+            errors={"__all__": missing},
+            code="incomplete",
+        )
+    try:
+        order.payment_terms.check_legal()
+    except PaymentTermsError as exc:
+        raise ValidationFailed(f"payment terms: {exc}", code="terms_over_legal_cap") from None
+    steps = required_steps(order_facts(order), active_rules())
+    order.submission_round += 1
+    ApprovalStep.objects.bulk_create(
+        ApprovalStep(
+            order=order, round=order.submission_round, sequence=n, role=spec.role, reasons="\n".join(spec.reasons)
+        )
+        for n, spec in enumerate(steps, start=1)
+    )
+    order.status = OrderStatus.SUBMITTED
+    order.submitted_at = timezone.now()
+    order.rejection_reason = ""
+    order.version += 1
+    order.save(update_fields=["status", "submitted_at", "submission_round", "rejection_reason", "version", "updated_at"])
+    record_event(
+        actor=actor,
+        verb=Verb.TRANSITION,
+        instance=order,
+        changes={"status": [OrderStatus.DRAFT, OrderStatus.SUBMITTED], "circuit": [s.role for s in steps]},
+    )
+    return order
+
+
+def current_step(order: Order) -> ApprovalStep | None:
+    """The first pending step of the current round: the only one that can be decided now."""
+    return (
+        ApprovalStep.objects.filter(order=order, round=order.submission_round, status=ApprovalStatus.PENDING)
+        .order_by("sequence")
+        .first()
+    )
+
+
+def _decide_checks(actor: User, order: Order) -> ApprovalStep:
+    if order.status != OrderStatus.SUBMITTED:
+        raise NotAllowed(f"{order.number} is {order.get_status_display()}: nothing to approve")
+    step = current_step(order)
+    if step is None:  # pragma: no cover - a submitted order always has a pending step
+        raise NotAllowed(f"{order.number} has no pending approval step")
+    require(actor, APPROVAL_ACTION[Role(step.role)])
+    if actor.role != step.role:
+        raise PermissionDenied(actor, APPROVAL_ACTION[Role(step.role)])
+    if order.created_by_id == actor.pk:
+        raise NotAllowed(f"{actor.username} created {order.number} and cannot approve it")
+    return step
+
+
+@transaction.atomic
+def approve_order(*, actor: User, order: Order, comment: str = "") -> Order:
+    order = _lock_order(order)
+    step = _decide_checks(actor, order)
+    now = timezone.now()
+    step.status, step.decided_by, step.decided_at, step.comment = ApprovalStatus.APPROVED, actor, now, comment
+    step.save(update_fields=["status", "decided_by", "decided_at", "comment"])
+    record_event(
+        actor=actor, verb=Verb.APPROVE, instance=order, changes={"step": step.role}, comment=comment
+    )
+    if current_step(order) is None:
+        check_order_transition(order.status, OrderStatus.VALIDATED)
+        order.status, order.validated_at = OrderStatus.VALIDATED, now
+        order.version += 1
+        order.save(update_fields=["status", "validated_at", "version", "updated_at"])
+        record_event(
+            actor=actor,
+            verb=Verb.TRANSITION,
+            instance=order,
+            changes={"status": [OrderStatus.SUBMITTED, OrderStatus.VALIDATED]},
+        )
+        from levier.sales.jobs import send_order_confirmation  # jobs import services' models
+
+        enqueue(send_order_confirmation, order_id=order.pk)
+    return order
+
+
+@transaction.atomic
+def reject_order(*, actor: User, order: Order, comment: str) -> Order:
+    if not comment.strip():
+        raise ValidationFailed(
+            "A rejection needs a reason", errors={"comment": ["the reason is required"]}
+        )
+    order = _lock_order(order)
+    step = _decide_checks(actor, order)
+    now = timezone.now()
+    step.status, step.decided_by, step.decided_at, step.comment = ApprovalStatus.REJECTED, actor, now, comment
+    step.save(update_fields=["status", "decided_by", "decided_at", "comment"])
+    ApprovalStep.objects.filter(
+        order=order, round=order.submission_round, status=ApprovalStatus.PENDING
+    ).update(status=ApprovalStatus.VOID)
+    check_order_transition(order.status, OrderStatus.REJECTED)
+    order.status, order.rejection_reason = OrderStatus.REJECTED, comment
+    order.version += 1
+    order.save(update_fields=["status", "rejection_reason", "version", "updated_at"])
+    record_event(
+        actor=actor,
+        verb=Verb.REJECT,
+        instance=order,
+        changes={"status": [OrderStatus.SUBMITTED, OrderStatus.REJECTED], "step": step.role},
+        comment=comment,
+    )
+    return order
+
+
+@transaction.atomic
+def reopen_order(*, actor: User, order: Order) -> Order:
+    """A rejected order goes back to draft for correction; the reason stays on it."""
+    require(actor, Action.EDIT_ORDER)
+    order = _lock_order(order)
+    _own_or_adv(actor, order)
+    check_order_transition(order.status, OrderStatus.DRAFT)
+    order.status = OrderStatus.DRAFT
+    order.version += 1
+    order.save(update_fields=["status", "version", "updated_at"])
+    record_event(
+        actor=actor,
+        verb=Verb.TRANSITION,
+        instance=order,
+        changes={"status": [OrderStatus.REJECTED, OrderStatus.DRAFT]},
+    )
+    return order
+
+
+@transaction.atomic
+def cancel_order(*, actor: User, order: Order, reason: str) -> Order:
+    require(actor, Action.EDIT_ORDER)
+    if not reason.strip():
+        raise ValidationFailed("A cancellation needs a reason", errors={"reason": ["required"]})
+    order = _lock_order(order)
+    _own_or_adv(actor, order)
+    previous = order.status
+    check_order_transition(order.status, OrderStatus.CANCELLED)
+    ApprovalStep.objects.filter(order=order, status=ApprovalStatus.PENDING).update(status=ApprovalStatus.VOID)
+    order.status = OrderStatus.CANCELLED
+    order.version += 1
+    order.save(update_fields=["status", "version", "updated_at"])
+    record_event(
+        actor=actor,
+        verb=Verb.TRANSITION,
+        instance=order,
+        changes={"status": [previous, OrderStatus.CANCELLED]},
+        comment=reason,
+    )
+    return order
+
+
+# ---------------------------------------------------------------- quotes
+
+
+@transaction.atomic
+def create_quote(
+    *,
+    actor: User,
+    customer: Customer,
+    lines: Sequence[Mapping[str, Any]],
+    valid_until: dt.date | None = None,
+    invoicing_mode: str = InvoicingMode.ON_ORDER,
+    payment_terms_days: int | str | None = None,
+    payment_terms_basis: str | None = None,
+    notes: str = "",
+) -> Quote:
+    require(actor, Action.EDIT_ORDER)
+    _usable_customer(customer)
+    parsed = parse_lines(lines)
+    days, basis = _terms(payment_terms_days, payment_terms_basis, customer)
+    quote = Quote(
+        number=next_number("DEV", timezone.localdate().year),
+        customer=customer,
+        created_by=actor,
+        valid_until=valid_until or timezone.localdate() + dt.timedelta(days=30),
+        invoicing_mode=_check_invoicing_mode(invoicing_mode),
+        payment_terms_days=days,
+        payment_terms_basis=basis,
+        notes=notes,
+    )
+    _apply_totals(quote, parsed)
+    quote.save()
+    QuoteLine.objects.bulk_create(
+        QuoteLine(quote=quote, **_line_kwargs(n, line)) for n, line in enumerate(parsed, start=1)
+    )
+    record_event(
+        actor=actor,
+        verb=Verb.CREATE,
+        instance=quote,
+        changes={"customer_id": customer.pk, "total_net": quote.total_net, "lines": _lines_snapshot(parsed)},
+    )
+    return quote
+
+
+def _set_quote_status(actor: User, quote: Quote, target: QuoteStatus, comment: str = "") -> Quote:
+    require(actor, Action.EDIT_ORDER)
+    quote = Quote.objects.select_for_update().get(pk=quote.pk)
+    _own_or_adv(actor, quote)
+    previous = quote.status
+    check_quote_transition(quote.status, target)
+    quote.status = target
+    quote.version += 1
+    quote.save(update_fields=["status", "version", "updated_at"])
+    record_event(
+        actor=actor, verb=Verb.TRANSITION, instance=quote, changes={"status": [previous, target]}, comment=comment
+    )
+    return quote
+
+
+@transaction.atomic
+def send_quote(*, actor: User, quote: Quote) -> Quote:
+    return _set_quote_status(actor, quote, QuoteStatus.SENT)
+
+
+@transaction.atomic
+def decline_quote(*, actor: User, quote: Quote, reason: str = "") -> Quote:
+    return _set_quote_status(actor, quote, QuoteStatus.DECLINED, reason)
+
+
+@transaction.atomic
+def convert_quote_to_order(
+    *,
+    actor: User,
+    quote: Quote,
+    po_number: str = "",
+    requested_delivery_date: dt.date | None = None,
+) -> Order:
+    """The accepted quote becomes a draft order with the same lines, terms and mode."""
+    quote = Quote.objects.select_for_update().get(pk=quote.pk)
+    if quote.valid_until and quote.valid_until < timezone.localdate() and quote.status == QuoteStatus.SENT:
+        raise NotAllowed(f"{quote.number} expired on {quote.valid_until:%d/%m/%Y}: issue a new quote")
+    quote = _set_quote_status(actor, quote, QuoteStatus.ACCEPTED)
+    lines = [
+        {
+            "product_id": ln.product_id,
+            "description": ln.description,
+            "quantity": ln.quantity,
+            "unit": ln.unit,
+            "unit_price": ln.unit_price,
+            "discount_percent": ln.discount_percent,
+            "vat_rate": ln.vat_rate,
+        }
+        for ln in quote.lines.all()
+    ]
+    return create_order(
+        actor=actor,
+        customer=quote.customer,
+        lines=lines,
+        po_number=po_number,
+        requested_delivery_date=requested_delivery_date,
+        invoicing_mode=quote.invoicing_mode,
+        payment_terms_days=quote.payment_terms_days,
+        payment_terms_basis=quote.payment_terms_basis,
+        notes=quote.notes,
+        quote=quote,
+    )
