@@ -1,0 +1,74 @@
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.test import Client
+
+from levier.accounts.choices import Role
+from levier.accounts.docs import matrix_markdown
+from levier.accounts.models import User
+from levier.accounts.permissions import MATRIX, Action, PermissionDenied, can, require
+
+DOC = Path(__file__).resolve().parents[3] / "docs" / "roles.md"
+
+
+def test_docs_roles_md_shows_exactly_the_enforced_matrix() -> None:
+    assert matrix_markdown() in DOC.read_text(encoding="utf-8")
+
+
+def test_every_action_has_a_row_in_the_matrix() -> None:
+    assert set(MATRIX) == set(Action)
+
+
+def test_auditor_is_read_only() -> None:
+    assert [a for a, roles in MATRIX.items() if Role.AUDITEUR in roles] == [Action.VIEW]
+
+
+def test_sales_never_approves_anything() -> None:
+    approvals = {Action.APPROVE_AS_ADV, Action.APPROVE_AS_COMPTABILITE, Action.APPROVE_AS_DIRECTION}
+    assert not any(Role.COMMERCIAL in MATRIX[a] for a in approvals)
+
+
+@pytest.mark.django_db
+def test_inactive_user_can_do_nothing(adv: User) -> None:
+    adv.is_active = False
+    assert not can(adv, Action.VIEW)
+    with pytest.raises(PermissionDenied):
+        require(adv, Action.APPROVE_AS_ADV)
+
+
+def test_anonymous_can_do_nothing() -> None:
+    assert not any(can(None, action) for action in Action)
+
+
+@pytest.mark.django_db
+def test_passwords_are_hashed_with_argon2() -> None:
+    user = User.objects.create_user("zoe", password="Un-mot-de-passe-long-2026", role=Role.ADV)
+    assert user.password.startswith("argon2")
+
+
+@pytest.mark.django_db
+def test_login_page_logs_in_and_redirects_to_the_worklist() -> None:
+    User.objects.create_user("zoe", password="Un-mot-de-passe-long-2026", role=Role.ADV)
+    response = Client().post("/login/", {"username": "zoe", "password": "Un-mot-de-passe-long-2026"})
+    assert response.status_code == 302
+    assert response["Location"] == "/"
+
+
+@pytest.mark.django_db
+def test_repeated_failed_logins_lock_the_account_even_with_the_right_password() -> None:
+    User.objects.create_user("zoe", password="Un-mot-de-passe-long-2026", role=Role.ADV)
+    client = Client()
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        response = client.post("/login/", {"username": "zoe", "password": "wrong"})
+        assert response.status_code in (200, 429)
+    response = client.post("/login/", {"username": "zoe", "password": "Un-mot-de-passe-long-2026"})
+    assert response.status_code == 429
+    assert "_auth_user_id" not in client.session
+
+
+def test_session_and_csrf_cookies_are_hardened() -> None:
+    assert settings.SESSION_COOKIE_HTTPONLY
+    assert settings.SESSION_COOKIE_SAMESITE == "Lax"
+    assert "django.middleware.csrf.CsrfViewMiddleware" in settings.MIDDLEWARE
+    assert settings.X_FRAME_OPTIONS == "DENY"
