@@ -34,7 +34,9 @@ def _plain(value: Any) -> Any:
 def snapshot(instance: models.Model, fields: list[str] | None = None) -> dict[str, Any]:
     """The audited fields of an instance (concrete fields; FKs as their ids)."""
     names = fields or [
-        f.attname for f in instance._meta.concrete_fields if f.name not in {"id", "created_at", "updated_at"}
+        f.attname
+        for f in instance._meta.concrete_fields
+        if f.name not in {"id", "created_at", "updated_at"}
     ]
     return {name: _plain(getattr(instance, name)) for name in names}
 

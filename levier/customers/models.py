@@ -36,7 +36,10 @@ class Customer(models.Model):
         _("payment terms basis"), max_length=20, choices=TermsBasis.choices, default=TermsBasis.NET
     )
     invoice_channel = models.CharField(
-        _("invoice channel"), max_length=20, choices=InvoiceChannel.choices, default=InvoiceChannel.EMAIL
+        _("invoice channel"),
+        max_length=20,
+        choices=InvoiceChannel.choices,
+        default=InvoiceChannel.EMAIL,
     )
     po_number_required = models.BooleanField(_("PO number required"), default=False)
     # Maximum outstanding exposure (open orders + later receivables), HT. Null: no limit set.
@@ -85,7 +88,9 @@ class Customer(models.Model):
 
 
 class DeliveryAddress(models.Model):
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="delivery_addresses")
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="delivery_addresses"
+    )
     label = models.CharField(_("label"), max_length=100)
     line1 = models.CharField(_("address"), max_length=200)
     line2 = models.CharField(_("address line 2"), max_length=200, blank=True)

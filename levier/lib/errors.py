@@ -9,7 +9,9 @@ class DomainError(Exception):
     http_status = 400
     code = "invalid"
 
-    def __init__(self, message: str, *, errors: dict[str, list[str]] | None = None, code: str = "") -> None:
+    def __init__(
+        self, message: str, *, errors: dict[str, list[str]] | None = None, code: str = ""
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.errors = errors or {}

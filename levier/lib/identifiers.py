@@ -80,7 +80,9 @@ def check_vat_matches_siren(vat: str, siren: str) -> None:
     if vat.startswith("FR") and siren and vat[4:] != siren:
         raise IdentifierError("VAT number", "siren", f"does not contain the SIREN {siren}")
     if vat.startswith("FR") and siren and vat != vat_from_siren(siren):
-        raise IdentifierError("VAT number", "checksum", f"key does not match; expected {vat_from_siren(siren)}")
+        raise IdentifierError(
+            "VAT number", "checksum", f"key does not match; expected {vat_from_siren(siren)}"
+        )
 
 
 def clean_iban(value: str) -> str:

@@ -31,14 +31,18 @@ def _clean_rule(data: dict[str, Any]) -> dict[str, Any]:
         errors["kind"] = [f"condition: unknown value {kind!r}"]
     role = data.get("approver_role")
     if role not in [r.value for r in APPROVER_ROLES]:
-        errors["approver_role"] = [f"approver role: must be ADV, Comptabilité or Direction, not {role!r}"]
+        errors["approver_role"] = [
+            f"approver role: must be ADV, Comptabilité or Direction, not {role!r}"
+        ]
     threshold: Decimal | None = None
     raw = data.get("threshold")
     if kind in (RuleKind.AMOUNT_OVER, RuleKind.DISCOUNT_OVER):
         try:
             threshold = to_decimal(raw if raw is not None else "")
         except MoneyError:
-            errors["threshold"] = [f"threshold: {raw!r} is not a number (required for this condition)"]
+            errors["threshold"] = [
+                f"threshold: {raw!r} is not a number (required for this condition)"
+            ]
         else:
             if threshold < 0:
                 errors["threshold"] = ["threshold: cannot be negative"]
@@ -71,7 +75,12 @@ def update_rule(*, actor: User, rule: ApprovalRule, data: dict[str, Any]) -> App
     for name, value in _clean_rule(data).items():
         setattr(rule, name, value)
     rule.save()
-    record_event(actor=actor, verb=Verb.UPDATE, instance=rule, changes=diff(before, snapshot(rule, RULE_FIELDS)))
+    record_event(
+        actor=actor,
+        verb=Verb.UPDATE,
+        instance=rule,
+        changes=diff(before, snapshot(rule, RULE_FIELDS)),
+    )
     return rule
 
 
@@ -83,7 +92,11 @@ def update_procedure_sheet(*, actor: User, role: str, title: str, checklist: str
     if not title.strip() or not checklist.strip():
         raise ValidationFailed(
             "title and checklist are required",
-            errors={k: ["required"] for k, v in (("title", title), ("checklist", checklist)) if not v.strip()},
+            errors={
+                k: ["required"]
+                for k, v in (("title", title), ("checklist", checklist))
+                if not v.strip()
+            },
         )
     sheet, created = ProcedureSheet.objects.select_for_update().get_or_create(
         role=role, defaults={"title": title.strip(), "checklist": checklist.strip()}
@@ -96,6 +109,8 @@ def update_procedure_sheet(*, actor: User, role: str, title: str, checklist: str
         actor=actor,
         verb=Verb.CREATE if created else Verb.UPDATE,
         instance=sheet,
-        changes=snapshot(sheet, ["title", "checklist"]) if created else diff(before, snapshot(sheet, ["title", "checklist"])),
+        changes=snapshot(sheet, ["title", "checklist"])
+        if created
+        else diff(before, snapshot(sheet, ["title", "checklist"])),
     )
     return sheet

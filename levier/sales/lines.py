@@ -49,7 +49,9 @@ def parse_lines(raw_lines: Sequence[Mapping[str, Any]]) -> list[LineData]:
         raise ValidationFailed("An order needs at least one line", errors={"lines": ["no line"]})
     if len(raw_lines) > MAX_LINES:
         raise ValidationFailed(f"At most {MAX_LINES} lines", errors={"lines": ["too many lines"]})
-    product_ids = {int(r["product_id"]) for r in raw_lines if str(r.get("product_id") or "").isdigit()}
+    product_ids = {
+        int(r["product_id"]) for r in raw_lines if str(r.get("product_id") or "").isdigit()
+    }
     products = Product.objects.in_bulk(product_ids) if product_ids else {}
     errors: dict[str, list[str]] = {}
     result: list[LineData] = []
@@ -57,9 +59,9 @@ def parse_lines(raw_lines: Sequence[Mapping[str, Any]]) -> list[LineData]:
         key = f"lines.{n}"
         line_errors: dict[str, list[str]] = {}
         product: Product | None = None
-        raw_product = raw.get("product_id")
-        if raw_product not in (None, ""):
-            if not str(raw_product).isdigit() or int(raw_product) not in products:
+        raw_product = str(raw.get("product_id") or "")
+        if raw_product:
+            if not raw_product.isdigit() or int(raw_product) not in products:
                 line_errors.setdefault(f"{key}.product", []).append(
                     f"line {n}, product: unknown product {raw_product!r}"
                 )
@@ -70,7 +72,7 @@ def parse_lines(raw_lines: Sequence[Mapping[str, Any]]) -> list[LineData]:
                         f"line {n}, product: {product.code} is no longer sold"
                     )
 
-        def pick(name: str, default: Any) -> Any:
+        def pick(name: str, default: Any, raw: Mapping[str, Any] = raw) -> Any:
             value = raw.get(name)
             return default if value in (None, "") else value
 
@@ -81,7 +83,9 @@ def parse_lines(raw_lines: Sequence[Mapping[str, Any]]) -> list[LineData]:
             )
         quantity = _decimal(pick("quantity", ""), f"{key}.quantity", line_errors)
         unit_price = _decimal(
-            pick("unit_price", product.unit_price if product else ""), f"{key}.unit_price", line_errors
+            pick("unit_price", product.unit_price if product else ""),
+            f"{key}.unit_price",
+            line_errors,
         )
         discount = _decimal(pick("discount_percent", "0"), f"{key}.discount_percent", line_errors)
         vat_rate = _decimal(
@@ -89,7 +93,9 @@ def parse_lines(raw_lines: Sequence[Mapping[str, Any]]) -> list[LineData]:
         )
         unit = str(pick("unit", product.unit if product else Unit.DAY))
         if unit not in Unit.values:
-            line_errors.setdefault(f"{key}.unit", []).append(f"line {n}, unit: unknown unit {unit!r}")
+            line_errors.setdefault(f"{key}.unit", []).append(
+                f"line {n}, unit: unknown unit {unit!r}"
+            )
         if quantity is not None and not (Decimal("0") < quantity <= MAX_QUANTITY):
             line_errors.setdefault(f"{key}.quantity", []).append(
                 f"line {n}, quantity: must be greater than 0 and at most {MAX_QUANTITY}"
@@ -117,8 +123,8 @@ def parse_lines(raw_lines: Sequence[Mapping[str, Any]]) -> list[LineData]:
         if line_errors:
             errors.update(line_errors)
             continue
-        assert quantity is not None and unit_price is not None  # noqa: S101 (narrowing)
-        assert discount is not None and vat_rate is not None  # noqa: S101
+        assert quantity is not None and unit_price is not None
+        assert discount is not None and vat_rate is not None
         result.append(
             LineData(
                 product_id=product.pk if product else None,

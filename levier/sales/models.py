@@ -37,7 +37,10 @@ class SalesDocument(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
     invoicing_mode = models.CharField(
-        _("invoicing mode"), max_length=20, choices=InvoicingMode.choices, default=InvoicingMode.ON_ORDER
+        _("invoicing mode"),
+        max_length=20,
+        choices=InvoicingMode.choices,
+        default=InvoicingMode.ON_ORDER,
     )
     payment_terms_days = models.PositiveSmallIntegerField(_("payment terms (days)"))
     payment_terms_basis = models.CharField(
@@ -86,7 +89,11 @@ class SalesLine(models.Model):
 
 class Quote(SalesDocument):
     status = models.CharField(
-        _("status"), max_length=20, choices=QuoteStatus.choices, default=QuoteStatus.DRAFT, db_index=True
+        _("status"),
+        max_length=20,
+        choices=QuoteStatus.choices,
+        default=QuoteStatus.DRAFT,
+        db_index=True,
     )
     valid_until = models.DateField(_("valid until"), null=True, blank=True)
 
@@ -104,7 +111,11 @@ class QuoteLine(SalesLine):
 
 class Order(SalesDocument):
     status = models.CharField(
-        _("status"), max_length=20, choices=OrderStatus.choices, default=OrderStatus.DRAFT, db_index=True
+        _("status"),
+        max_length=20,
+        choices=OrderStatus.choices,
+        default=OrderStatus.DRAFT,
+        db_index=True,
     )
     quote = models.OneToOneField(
         Quote, null=True, blank=True, on_delete=models.PROTECT, related_name="order"
@@ -112,7 +123,11 @@ class Order(SalesDocument):
     po_number = models.CharField(_("customer PO number"), max_length=50, blank=True)
     requested_delivery_date = models.DateField(_("requested delivery date"), null=True, blank=True)
     delivery_address = models.ForeignKey(
-        "customers.DeliveryAddress", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "customers.DeliveryAddress",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
     # Incremented at each submission: approval steps belong to one round.
     submission_round = models.PositiveSmallIntegerField(default=0)
@@ -182,7 +197,9 @@ class ApprovalStep(models.Model):
     class Meta:
         ordering = ["order", "round", "sequence"]
         constraints = [
-            models.UniqueConstraint(fields=["order", "round", "role"], name="one_step_per_role_and_round")
+            models.UniqueConstraint(
+                fields=["order", "round", "role"], name="one_step_per_role_and_round"
+            )
         ]
         indexes = [models.Index(fields=["status", "role"])]
 

@@ -58,7 +58,11 @@ def my_open_quotes(user: User) -> QuerySet[Quote]:
 
 
 def approval_history(order: Order) -> QuerySet[ApprovalStep]:
-    return ApprovalStep.objects.filter(order=order).select_related("decided_by").order_by("-round", "sequence")
+    return (
+        ApprovalStep.objects.filter(order=order)
+        .select_related("decided_by")
+        .order_by("-round", "sequence")
+    )
 
 
 def procedure_sheet_for(role: Role | str) -> ProcedureSheet | None:

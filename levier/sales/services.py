@@ -96,7 +96,9 @@ def _terms(days: Any, basis: Any, customer: Customer) -> tuple[int, str]:
         PaymentTerms(days_int, LibTermsBasis(basis)).check_legal()
     except PaymentTermsError as exc:
         raise ValidationFailed(
-            f"payment terms: {exc}", errors={"payment_terms_days": [str(exc)]}, code="terms_over_legal_cap"
+            f"payment terms: {exc}",
+            errors={"payment_terms_days": [str(exc)]},
+            code="terms_over_legal_cap",
         ) from None
     return days_int, str(basis)
 
@@ -119,7 +121,11 @@ def _check_invoicing_mode(mode: str) -> str:
 
 def _apply_totals(document: SalesDocument, lines: Sequence[LineData]) -> None:
     totals = totals_of(lines)
-    document.total_net, document.total_vat, document.total_gross = totals.net, totals.vat, totals.gross
+    document.total_net, document.total_vat, document.total_gross = (
+        totals.net,
+        totals.vat,
+        totals.gross,
+    )
 
 
 def _line_kwargs(n: int, line: LineData) -> dict[str, Any]:
@@ -206,7 +212,10 @@ def create_order(
         actor=actor,
         verb=Verb.CREATE,
         instance=order,
-        changes={**snapshot(order, ORDER_HEADER_FIELDS + ["status"]), "lines": _lines_snapshot(parsed)},
+        changes={
+            **snapshot(order, [*ORDER_HEADER_FIELDS, "status"]),
+            "lines": _lines_snapshot(parsed),
+        },
     )
     return order
 
@@ -241,7 +250,9 @@ def update_order(
         raise NotAllowed(f"{order.number} is {order.get_status_display()}: only drafts are edited")
     before = snapshot(order, ORDER_HEADER_FIELDS)
     allowed = {"po_number", "requested_delivery_date", "invoicing_mode", "notes", "customer"}
-    unknown = set(fields) - allowed - {"payment_terms_days", "payment_terms_basis", "delivery_address_id"}
+    unknown = (
+        set(fields) - allowed - {"payment_terms_days", "payment_terms_basis", "delivery_address_id"}
+    )
     if unknown:
         raise ValidationFailed(f"unknown fields: {', '.join(sorted(unknown))}")
     if "customer" in fields and fields["customer"].pk != order.customer_id:
@@ -249,7 +260,9 @@ def update_order(
         order.customer = fields["customer"]
     for name in ("po_number", "requested_delivery_date", "notes"):
         if name in fields:
-            setattr(order, name, fields[name] or ("" if name != "requested_delivery_date" else None))
+            setattr(
+                order, name, fields[name] or ("" if name != "requested_delivery_date" else None)
+            )
     if "invoicing_mode" in fields:
         order.invoicing_mode = _check_invoicing_mode(fields["invoicing_mode"])
     if "payment_terms_days" in fields:
@@ -265,7 +278,8 @@ def update_order(
         _apply_totals(order, parsed)
         order.lines.all().delete()
         OrderLine.objects.bulk_create(
-            OrderLine(order=order, **_line_kwargs(n, line)) for n, line in enumerate(parsed, start=1)
+            OrderLine(order=order, **_line_kwargs(n, line))
+            for n, line in enumerate(parsed, start=1)
         )
         new_text = _lines_snapshot(parsed)
         old_text = [
@@ -293,7 +307,9 @@ def missing_for_submission(order: Order) -> list[str]:
     if not (customer.address_line1 and customer.postcode and customer.city):
         missing.append(f"Client {customer.name} : adresse de facturation incomplète")
     if not customer.contacts.filter(is_accounts_payable=True).exclude(email="").exists():
-        missing.append(f"Client {customer.name} : aucun contact facturation (comptabilité fournisseurs) avec email")
+        missing.append(
+            f"Client {customer.name} : aucun contact facturation (comptabilité fournisseurs) avec email"
+        )
     if customer.po_number_required and not order.po_number:
         missing.append("Numéro de bon de commande client obligatoire pour ce client")
     if not order.lines.exists():
@@ -318,7 +334,9 @@ def order_facts(order: Order) -> OrderFacts:
         max_discount_percent=max_discount,
         terms=order.payment_terms,
         customer_terms=customer.payment_terms,
-        exposure_after=_exposure_after(order) if customer.credit_limit is not None else Decimal("0"),
+        exposure_after=_exposure_after(order)
+        if customer.credit_limit is not None
+        else Decimal("0"),
         credit_limit=customer.credit_limit,
     )
 
@@ -352,7 +370,11 @@ def submit_order(*, actor: User, order: Order, expected_version: int | None = No
     order.submission_round += 1
     ApprovalStep.objects.bulk_create(
         ApprovalStep(
-            order=order, round=order.submission_round, sequence=n, role=spec.role, reasons="\n".join(spec.reasons)
+            order=order,
+            round=order.submission_round,
+            sequence=n,
+            role=spec.role,
+            reasons="\n".join(spec.reasons),
         )
         for n, spec in enumerate(steps, start=1)
     )
@@ -360,12 +382,24 @@ def submit_order(*, actor: User, order: Order, expected_version: int | None = No
     order.submitted_at = timezone.now()
     order.rejection_reason = ""
     order.version += 1
-    order.save(update_fields=["status", "submitted_at", "submission_round", "rejection_reason", "version", "updated_at"])
+    order.save(
+        update_fields=[
+            "status",
+            "submitted_at",
+            "submission_round",
+            "rejection_reason",
+            "version",
+            "updated_at",
+        ]
+    )
     record_event(
         actor=actor,
         verb=Verb.TRANSITION,
         instance=order,
-        changes={"status": [OrderStatus.DRAFT, OrderStatus.SUBMITTED], "circuit": [s.role for s in steps]},
+        changes={
+            "status": [OrderStatus.DRAFT, OrderStatus.SUBMITTED],
+            "circuit": [s.role for s in steps],
+        },
     )
     return order
 
@@ -373,7 +407,9 @@ def submit_order(*, actor: User, order: Order, expected_version: int | None = No
 def current_step(order: Order) -> ApprovalStep | None:
     """The first pending step of the current round: the only one that can be decided now."""
     return (
-        ApprovalStep.objects.filter(order=order, round=order.submission_round, status=ApprovalStatus.PENDING)
+        ApprovalStep.objects.filter(
+            order=order, round=order.submission_round, status=ApprovalStatus.PENDING
+        )
         .order_by("sequence")
         .first()
     )
@@ -398,7 +434,12 @@ def approve_order(*, actor: User, order: Order, comment: str = "") -> Order:
     order = _lock_order(order)
     step = _decide_checks(actor, order)
     now = timezone.now()
-    step.status, step.decided_by, step.decided_at, step.comment = ApprovalStatus.APPROVED, actor, now, comment
+    step.status, step.decided_by, step.decided_at, step.comment = (
+        ApprovalStatus.APPROVED,
+        actor,
+        now,
+        comment,
+    )
     step.save(update_fields=["status", "decided_by", "decided_at", "comment"])
     record_event(
         actor=actor, verb=Verb.APPROVE, instance=order, changes={"step": step.role}, comment=comment
@@ -429,7 +470,12 @@ def reject_order(*, actor: User, order: Order, comment: str) -> Order:
     order = _lock_order(order)
     step = _decide_checks(actor, order)
     now = timezone.now()
-    step.status, step.decided_by, step.decided_at, step.comment = ApprovalStatus.REJECTED, actor, now, comment
+    step.status, step.decided_by, step.decided_at, step.comment = (
+        ApprovalStatus.REJECTED,
+        actor,
+        now,
+        comment,
+    )
     step.save(update_fields=["status", "decided_by", "decided_at", "comment"])
     ApprovalStep.objects.filter(
         order=order, round=order.submission_round, status=ApprovalStatus.PENDING
@@ -476,7 +522,9 @@ def cancel_order(*, actor: User, order: Order, reason: str) -> Order:
     _own_or_adv(actor, order)
     previous = order.status
     check_order_transition(order.status, OrderStatus.CANCELLED)
-    ApprovalStep.objects.filter(order=order, status=ApprovalStatus.PENDING).update(status=ApprovalStatus.VOID)
+    ApprovalStep.objects.filter(order=order, status=ApprovalStatus.PENDING).update(
+        status=ApprovalStatus.VOID
+    )
     order.status = OrderStatus.CANCELLED
     order.version += 1
     order.save(update_fields=["status", "version", "updated_at"])
@@ -528,7 +576,11 @@ def create_quote(
         actor=actor,
         verb=Verb.CREATE,
         instance=quote,
-        changes={"customer_id": customer.pk, "total_net": quote.total_net, "lines": _lines_snapshot(parsed)},
+        changes={
+            "customer_id": customer.pk,
+            "total_net": quote.total_net,
+            "lines": _lines_snapshot(parsed),
+        },
     )
     return quote
 
@@ -543,7 +595,11 @@ def _set_quote_status(actor: User, quote: Quote, target: QuoteStatus, comment: s
     quote.version += 1
     quote.save(update_fields=["status", "version", "updated_at"])
     record_event(
-        actor=actor, verb=Verb.TRANSITION, instance=quote, changes={"status": [previous, target]}, comment=comment
+        actor=actor,
+        verb=Verb.TRANSITION,
+        instance=quote,
+        changes={"status": [previous, target]},
+        comment=comment,
     )
     return quote
 
@@ -568,8 +624,14 @@ def convert_quote_to_order(
 ) -> Order:
     """The accepted quote becomes a draft order with the same lines, terms and mode."""
     quote = Quote.objects.select_for_update().get(pk=quote.pk)
-    if quote.valid_until and quote.valid_until < timezone.localdate() and quote.status == QuoteStatus.SENT:
-        raise NotAllowed(f"{quote.number} expired on {quote.valid_until:%d/%m/%Y}: issue a new quote")
+    if (
+        quote.valid_until
+        and quote.valid_until < timezone.localdate()
+        and quote.status == QuoteStatus.SENT
+    ):
+        raise NotAllowed(
+            f"{quote.number} expired on {quote.valid_until:%d/%m/%Y}: issue a new quote"
+        )
     quote = _set_quote_status(actor, quote, QuoteStatus.ACCEPTED)
     lines = [
         {

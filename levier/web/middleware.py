@@ -34,5 +34,8 @@ class DomainErrorMiddleware:
         if wants_json:
             return JsonResponse({"error": message, "errors": errors}, status=status)
         return render(
-            request, "web/error.html", {"status": status, "message": message, "errors": errors}, status=status
+            request,
+            "web/error.html",
+            {"status": status, "message": message, "errors": errors},
+            status=status,
         )

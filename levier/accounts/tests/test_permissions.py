@@ -50,7 +50,9 @@ def test_passwords_are_hashed_with_argon2() -> None:
 @pytest.mark.django_db
 def test_login_page_logs_in_and_redirects_to_the_worklist() -> None:
     User.objects.create_user("zoe", password="Un-mot-de-passe-long-2026", role=Role.ADV)
-    response = Client().post("/login/", {"username": "zoe", "password": "Un-mot-de-passe-long-2026"})
+    response = Client().post(
+        "/login/", {"username": "zoe", "password": "Un-mot-de-passe-long-2026"}
+    )
     assert response.status_code == 302
     assert response["Location"] == "/"
 

@@ -30,6 +30,11 @@ def test_channel_comes_from_the_context_of_the_work(adv: User) -> None:
 def test_decimal_values_are_stored_as_exact_strings(adv: User) -> None:
     from decimal import Decimal
 
-    event = record_event(actor=adv, verb=Verb.UPDATE, instance=adv, changes={"amount": [Decimal("0.10"), Decimal("1234.56")]})
+    event = record_event(
+        actor=adv,
+        verb=Verb.UPDATE,
+        instance=adv,
+        changes={"amount": [Decimal("0.10"), Decimal("1234.56")]},
+    )
     event.refresh_from_db()
     assert event.changes == {"amount": ["0.10", "1234.56"]}

@@ -12,7 +12,9 @@ from levier.sales.models import ApprovalRule, Order
 from levier.sales.services import create_order
 
 
-def line(quantity: str = "10", unit_price: str = "800", discount: str = "0", vat: str = "20", **kw: Any) -> dict[str, Any]:
+def line(
+    quantity: str = "10", unit_price: str = "800", discount: str = "0", vat: str = "20", **kw: Any
+) -> dict[str, Any]:
     return {
         "description": kw.pop("description", "Développement"),
         "quantity": quantity,
@@ -24,7 +26,12 @@ def line(quantity: str = "10", unit_price: str = "800", discount: str = "0", vat
     }
 
 
-def make_order(actor: User, customer: Customer | None = None, lines: list[dict[str, Any]] | None = None, **kw: Any) -> Order:
+def make_order(
+    actor: User,
+    customer: Customer | None = None,
+    lines: list[dict[str, Any]] | None = None,
+    **kw: Any,
+) -> Order:
     return create_order(
         actor=actor,
         customer=customer or CustomerFactory(),
@@ -35,8 +42,22 @@ def make_order(actor: User, customer: Customer | None = None, lines: list[dict[s
 
 def standard_rules() -> list[ApprovalRule]:
     return [
-        ApprovalRule.objects.create(name="Gros montant", kind="amount_over", threshold=Decimal("50000"), approver_role="direction"),
-        ApprovalRule.objects.create(name="Remise forte", kind="discount_over", threshold=Decimal("15"), approver_role="direction"),
-        ApprovalRule.objects.create(name="Délai allongé", kind="terms_longer", approver_role="comptabilite"),
-        ApprovalRule.objects.create(name="Encours", kind="over_credit_limit", approver_role="comptabilite"),
+        ApprovalRule.objects.create(
+            name="Gros montant",
+            kind="amount_over",
+            threshold=Decimal("50000"),
+            approver_role="direction",
+        ),
+        ApprovalRule.objects.create(
+            name="Remise forte",
+            kind="discount_over",
+            threshold=Decimal("15"),
+            approver_role="direction",
+        ),
+        ApprovalRule.objects.create(
+            name="Délai allongé", kind="terms_longer", approver_role="comptabilite"
+        ),
+        ApprovalRule.objects.create(
+            name="Encours", kind="over_credit_limit", approver_role="comptabilite"
+        ),
     ]

@@ -38,11 +38,15 @@ def test_amount_over_threshold_adds_direction_after_adv() -> None:
 
 
 def test_amount_exactly_at_threshold_does_not_need_direction() -> None:
-    assert [s.role for s in required_steps(facts(total_net=Decimal("50000.00")), RULES)] == [Role.ADV]
+    assert [s.role for s in required_steps(facts(total_net=Decimal("50000.00")), RULES)] == [
+        Role.ADV
+    ]
 
 
 def test_big_discount_and_big_amount_make_one_direction_step_with_two_reasons() -> None:
-    steps = required_steps(facts(total_net=Decimal("60000"), max_discount_percent=Decimal("20")), RULES)
+    steps = required_steps(
+        facts(total_net=Decimal("60000"), max_discount_percent=Decimal("20")), RULES
+    )
     assert [s.role for s in steps] == [Role.ADV, Role.DIRECTION]
     assert len(steps[1].reasons) == 2
 
@@ -55,14 +59,19 @@ def test_longer_terms_than_customer_need_accounting() -> None:
 def test_end_of_month_terms_are_compared_by_due_date() -> None:
     # 45 days end of month lands later than 45 days net.
     steps = required_steps(
-        facts(terms=PaymentTerms(45, TermsBasis.END_OF_MONTH), customer_terms=PaymentTerms(45)), RULES
+        facts(terms=PaymentTerms(45, TermsBasis.END_OF_MONTH), customer_terms=PaymentTerms(45)),
+        RULES,
     )
     assert Role.COMPTABILITE in [s.role for s in steps]
 
 
 def test_credit_limit_exceeded_needs_accounting_and_steps_keep_fixed_order() -> None:
     steps = required_steps(
-        facts(total_net=Decimal("90000"), exposure_after=Decimal("120000"), credit_limit=Decimal("100000")),
+        facts(
+            total_net=Decimal("90000"),
+            exposure_after=Decimal("120000"),
+            credit_limit=Decimal("100000"),
+        ),
         RULES,
     )
     assert [s.role for s in steps] == [Role.ADV, Role.COMPTABILITE, Role.DIRECTION]

@@ -34,10 +34,16 @@ def test_line_discount_is_applied_before_rounding(commercial: User) -> None:
 
 
 def test_product_fills_price_vat_and_description(commercial: User) -> None:
-    product = ProductFactory(code="AUDIT", label="Audit sécurité", unit_price=Decimal("1200"), vat_rate=Decimal("20"))
+    product = ProductFactory(
+        code="AUDIT", label="Audit sécurité", unit_price=Decimal("1200"), vat_rate=Decimal("20")
+    )
     order = make_order(commercial, lines=[{"product_id": product.pk, "quantity": "2"}])
     first = order.lines.get()
-    assert (first.description, first.unit_price, first.net_amount) == ("Audit sécurité", Decimal("1200"), Decimal("2400.00"))
+    assert (first.description, first.unit_price, first.net_amount) == (
+        "Audit sécurité",
+        Decimal("1200"),
+        Decimal("2400.00"),
+    )
 
 
 def test_order_defaults_payment_terms_from_customer(commercial: User) -> None:
@@ -68,7 +74,9 @@ def test_terms_beyond_legal_cap_are_refused(commercial: User) -> None:
         ({"quantity": "NaN"}, "lines.1.quantity"),
     ],
 )
-def test_bad_line_is_refused_naming_line_and_field(commercial: User, bad: dict[str, str], field: str) -> None:
+def test_bad_line_is_refused_naming_line_and_field(
+    commercial: User, bad: dict[str, str], field: str
+) -> None:
     with pytest.raises(ValidationFailed) as err:
         make_order(commercial, lines=[{**line(), **bad}])
     assert field in err.value.errors
@@ -84,24 +92,32 @@ def test_order_numbers_follow_each_other(commercial: User) -> None:
 def test_creation_and_edit_are_in_the_audit_trail_with_before_and_after(commercial: User) -> None:
     order = make_order(commercial, po_number="PO-1")
     update_order(actor=commercial, order=order, expected_version=order.version, po_number="PO-2")
-    events = list(AuditEvent.objects.filter(object_type="sales.order", object_id=str(order.pk)).order_by("id"))
+    events = list(
+        AuditEvent.objects.filter(object_type="sales.order", object_id=str(order.pk)).order_by("id")
+    )
     assert [e.verb for e in events] == ["create", "update"]
     assert events[1].changes["po_number"] == ["PO-1", "PO-2"]
     assert events[1].actor_label == commercial.username
 
 
-def test_two_people_editing_the_same_order_never_overwrite_each_other(commercial: User, adv: User) -> None:
+def test_two_people_editing_the_same_order_never_overwrite_each_other(
+    commercial: User, adv: User
+) -> None:
     order = make_order(commercial)
     loaded_version = order.version
     update_order(actor=adv, order=order, expected_version=loaded_version, po_number="ADV")
     with pytest.raises(StaleVersion):
-        update_order(actor=commercial, order=order, expected_version=loaded_version, po_number="SALES")
+        update_order(
+            actor=commercial, order=order, expected_version=loaded_version, po_number="SALES"
+        )
     order.refresh_from_db()
     assert order.po_number == "ADV"
 
 
 def test_edit_replaces_lines_and_recomputes_totals(commercial: User) -> None:
     order = make_order(commercial)
-    order = update_order(actor=commercial, order=order, expected_version=order.version, lines=[line("1", "99.99")])
+    order = update_order(
+        actor=commercial, order=order, expected_version=order.version, lines=[line("1", "99.99")]
+    )
     assert order.total_net == Decimal("99.99")
     assert order.lines.count() == 1

@@ -26,7 +26,9 @@ def test_only_sales_and_adv_create_orders(personas: dict[Role, User], role: Role
 
 
 @pytest.mark.parametrize("role", list(Role))
-def test_only_adv_decides_the_adv_step(personas: dict[Role, User], commercial2: User, role: Role) -> None:
+def test_only_adv_decides_the_adv_step(
+    personas: dict[Role, User], commercial2: User, role: Role
+) -> None:
     order = submit_order(actor=commercial2, order=make_order(commercial2))
     if role == Role.ADV:
         approve_order(actor=personas[role], order=order)
@@ -42,11 +44,20 @@ def test_sales_rep_cannot_submit_a_colleagues_order(commercial: User, commercial
 
 
 @pytest.mark.parametrize("role", list(Role))
-def test_only_the_administrator_edits_rules_and_procedure_sheets(personas: dict[Role, User], role: Role) -> None:
-    data = {"name": "Seuil", "kind": "amount_over", "threshold": "10000", "approver_role": "direction"}
+def test_only_the_administrator_edits_rules_and_procedure_sheets(
+    personas: dict[Role, User], role: Role
+) -> None:
+    data = {
+        "name": "Seuil",
+        "kind": "amount_over",
+        "threshold": "10000",
+        "approver_role": "direction",
+    }
     if role == Role.ADMINISTRATEUR:
         assert create_rule(actor=personas[role], data=data).threshold == 10000
-        assert update_procedure_sheet(actor=personas[role], role="adv", title="Contrôle ADV", checklist="PO\nPrix").items == ["PO", "Prix"]
+        assert update_procedure_sheet(
+            actor=personas[role], role="adv", title="Contrôle ADV", checklist="PO\nPrix"
+        ).items == ["PO", "Prix"]
     else:
         with pytest.raises(PermissionDenied):
             create_rule(actor=personas[role], data=data)
@@ -56,5 +67,13 @@ def test_only_the_administrator_edits_rules_and_procedure_sheets(personas: dict[
 
 def test_rule_without_a_numeric_threshold_is_refused_naming_the_field(admin_user: User) -> None:
     with pytest.raises(DomainError) as err:
-        create_rule(actor=admin_user, data={"name": "x", "kind": "amount_over", "threshold": "beaucoup", "approver_role": "direction"})
+        create_rule(
+            actor=admin_user,
+            data={
+                "name": "x",
+                "kind": "amount_over",
+                "threshold": "beaucoup",
+                "approver_role": "direction",
+            },
+        )
     assert "threshold" in err.value.errors

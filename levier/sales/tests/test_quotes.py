@@ -14,7 +14,11 @@ pytestmark = pytest.mark.django_db
 
 
 def test_accepted_quote_becomes_a_draft_order_with_the_same_lines(commercial: User) -> None:
-    quote = create_quote(actor=commercial, customer=CustomerFactory(), lines=[line("5", "650", discount="5"), line("1", "1500")])
+    quote = create_quote(
+        actor=commercial,
+        customer=CustomerFactory(),
+        lines=[line("5", "650", discount="5"), line("1", "1500")],
+    )
     order = convert_quote_to_order(actor=commercial, quote=quote, po_number="PO-77")
     quote.refresh_from_db()
     assert quote.status == QuoteStatus.ACCEPTED
@@ -32,7 +36,12 @@ def test_a_quote_converts_only_once(commercial: User) -> None:
 
 
 def test_expired_sent_quote_cannot_be_converted(commercial: User) -> None:
-    quote = create_quote(actor=commercial, customer=CustomerFactory(), lines=[line()], valid_until=dt.date(2020, 1, 31))
+    quote = create_quote(
+        actor=commercial,
+        customer=CustomerFactory(),
+        lines=[line()],
+        valid_until=dt.date(2020, 1, 31),
+    )
     send_quote(actor=commercial, quote=quote)
     with pytest.raises(NotAllowed):
         convert_quote_to_order(actor=commercial, quote=quote)

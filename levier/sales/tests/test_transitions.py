@@ -23,7 +23,9 @@ EXPECTED_ORDER_MOVES = {
 
 
 @pytest.mark.parametrize("current,target", itertools.product(OrderStatus.values, repeat=2))
-def test_order_transition_table_allows_exactly_the_documented_moves(current: str, target: str) -> None:
+def test_order_transition_table_allows_exactly_the_documented_moves(
+    current: str, target: str
+) -> None:
     if (current, target) in EXPECTED_ORDER_MOVES:
         check_order_transition(current, target)
     else:

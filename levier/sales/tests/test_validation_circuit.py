@@ -34,7 +34,9 @@ def big_order(actor: User) -> object:
     return make_order(actor, lines=[line("80", "800")])  # 64 000 € HT > 50 000 €
 
 
-def test_small_order_is_validated_by_adv_alone(commercial: User, adv: User, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+def test_small_order_is_validated_by_adv_alone(
+    commercial: User, adv: User, django_capture_on_commit_callbacks
+) -> None:  # type: ignore[no-untyped-def]
     order = submit_order(actor=commercial, order=make_order(commercial))
     assert [s.role for s in order.approval_steps.all()] == ["adv"]
     order = approve_order(actor=adv, order=order, comment="OK")
@@ -56,7 +58,10 @@ def test_big_order_goes_adv_then_direction(commercial: User, adv: User, directio
     order = approve_order(actor=direction, order=order, comment="Client stratégique")
     assert order.status == OrderStatus.VALIDATED
     decided = order.approval_steps.order_by("sequence")
-    assert [(s.decided_by, s.status) for s in decided] == [(adv, "approved"), (direction, "approved")]
+    assert [(s.decided_by, s.status) for s in decided] == [
+        (adv, "approved"),
+        (direction, "approved"),
+    ]
 
 
 def test_nobody_approves_their_own_order(adv: User, adv2: User) -> None:
@@ -66,7 +71,9 @@ def test_nobody_approves_their_own_order(adv: User, adv2: User) -> None:
     assert approve_order(actor=adv2, order=order).status == OrderStatus.VALIDATED
 
 
-def test_rejection_needs_a_reason_and_sends_the_order_back_with_it(commercial: User, adv: User, direction: User) -> None:
+def test_rejection_needs_a_reason_and_sends_the_order_back_with_it(
+    commercial: User, adv: User, direction: User
+) -> None:
     order = submit_order(actor=commercial, order=big_order(commercial))
     order = approve_order(actor=adv, order=order)
     with pytest.raises(ValidationFailed):
@@ -81,7 +88,10 @@ def test_rejection_needs_a_reason_and_sends_the_order_back_with_it(commercial: U
     order = submit_order(actor=commercial, order=order)
     assert order.submission_round == 2
     assert ApprovalStep.objects.filter(order=order, round=1).count() == 2
-    assert ApprovalStep.objects.filter(order=order, round=2, status=ApprovalStatus.PENDING).count() == 2
+    assert (
+        ApprovalStep.objects.filter(order=order, round=2, status=ApprovalStatus.PENDING).count()
+        == 2
+    )
 
 
 def test_rejection_by_adv_voids_the_later_steps(commercial: User, adv: User) -> None:
@@ -91,7 +101,9 @@ def test_rejection_by_adv_voids_the_later_steps(commercial: User, adv: User) -> 
     assert statuses == ["rejected", "void"]
 
 
-def test_incomplete_customer_blocks_submission_with_the_list_of_what_is_missing(commercial: User) -> None:
+def test_incomplete_customer_blocks_submission_with_the_list_of_what_is_missing(
+    commercial: User,
+) -> None:
     customer = CustomerFactory(siret="", po_number_required=True, with_contacts=False)
     order = make_order(commercial, customer=customer)
     with pytest.raises(ValidationFailed) as err:
@@ -104,7 +116,9 @@ def test_incomplete_customer_blocks_submission_with_the_list_of_what_is_missing(
     assert order.status == OrderStatus.DRAFT
 
 
-def test_longer_terms_than_customer_add_accounting_step(commercial: User, adv: User, compta: User) -> None:
+def test_longer_terms_than_customer_add_accounting_step(
+    commercial: User, adv: User, compta: User
+) -> None:
     order = make_order(commercial, payment_terms_days=60)
     order = submit_order(actor=commercial, order=order)
     assert [s.role for s in order.approval_steps.order_by("sequence")] == ["adv", "comptabilite"]
@@ -114,9 +128,13 @@ def test_longer_terms_than_customer_add_accounting_step(commercial: User, adv: U
 
 def test_customer_over_credit_limit_needs_accounting(commercial: User, adv: User) -> None:
     customer = CustomerFactory(credit_limit=Decimal("10000"))
-    first = submit_order(actor=commercial, order=make_order(commercial, customer=customer, lines=[line("10", "700")]))
+    first = submit_order(
+        actor=commercial, order=make_order(commercial, customer=customer, lines=[line("10", "700")])
+    )
     assert [s.role for s in first.approval_steps.all()] == ["adv"]  # 8 400 € TTC ≤ 10 000 €
-    second = submit_order(actor=commercial, order=make_order(commercial, customer=customer, lines=[line("3", "700")]))
+    second = submit_order(
+        actor=commercial, order=make_order(commercial, customer=customer, lines=[line("3", "700")])
+    )
     assert [s.role for s in second.approval_steps.order_by("sequence")] == ["adv", "comptabilite"]
 
 
@@ -131,12 +149,16 @@ def test_submitted_order_is_frozen(commercial: User) -> None:
 def test_every_decision_is_audited_with_who_and_comment(commercial: User, adv: User) -> None:
     order = submit_order(actor=commercial, order=make_order(commercial))
     approve_order(actor=adv, order=order, comment="Conforme")
-    approval = AuditEvent.objects.get(object_type="sales.order", object_id=str(order.pk), verb="approve")
+    approval = AuditEvent.objects.get(
+        object_type="sales.order", object_id=str(order.pk), verb="approve"
+    )
     assert (approval.actor, approval.comment) == (adv, "Conforme")
     assert AuditEvent.objects.filter(object_id=str(order.pk), verb="transition").count() == 2
 
 
-def test_validation_queues_the_confirmation_after_commit(commercial: User, adv: User, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+def test_validation_queues_the_confirmation_after_commit(
+    commercial: User, adv: User, django_capture_on_commit_callbacks
+) -> None:  # type: ignore[no-untyped-def]
     order = submit_order(actor=commercial, order=make_order(commercial))
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         approve_order(actor=adv, order=order)
