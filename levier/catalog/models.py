@@ -31,6 +31,8 @@ class Product(models.Model):
         default=InvoicingMode.ON_ORDER,
     )
     is_active = models.BooleanField(_("active"), default=True)
+    # Optimistic locking, as for customers: an edit based on an older version is refused.
+    version = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

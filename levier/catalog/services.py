@@ -1,0 +1,157 @@
+"""The only code that writes the catalog: typed, permission-checked, audited services."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from django.db import transaction
+
+from levier.accounts.permissions import Action, require
+from levier.audit.choices import Verb
+from levier.audit.services import diff, record_event, snapshot
+from levier.catalog.choices import VAT_RATES, InvoicingMode, Unit
+from levier.catalog.models import Product
+from levier.customers.validation import parse_bool
+from levier.lib.errors import StaleVersion, ValidationFailed
+from levier.lib.money import MoneyError, to_decimal
+
+if TYPE_CHECKING:
+    from levier.accounts.models import User
+
+_CODE = re.compile(r"[A-Z0-9][A-Z0-9._-]{0,29}")
+FIELDS = (
+    "code",
+    "label",
+    "description",
+    "unit",
+    "unit_price",
+    "vat_rate",
+    "vat_exemption_mention",
+    "revenue_account",
+    "default_invoicing_mode",
+    "is_active",
+)
+
+
+def _decimal(
+    value: Any, field: str, label: str, places: int, errors: dict[str, list[str]]
+) -> Decimal | None:
+    if value is None or str(value).strip() == "":
+        errors.setdefault(field, []).append(f"{label}: required")
+        return None
+    try:
+        amount = to_decimal(value)
+    except MoneyError as exc:
+        errors.setdefault(field, []).append(f"{label}: {exc}")
+        return None
+    if amount.as_tuple().exponent < -places:  # type: ignore[operator]
+        errors.setdefault(field, []).append(f"{label}: more than {places} decimals")
+    elif abs(amount) >= Decimal("1e10"):
+        errors.setdefault(field, []).append(f"{label}: too large")
+    else:
+        # Same exponent as the column, so the audit trail shows "800.0000" before and after.
+        amount = amount.quantize(Decimal(1).scaleb(-places))
+    return amount
+
+
+def clean_product(data: Mapping[str, Any], *, exclude_pk: int | None = None) -> dict[str, Any]:
+    """Model values for a product, or ValidationFailed naming each field and failed check.
+
+    A 0 % rate must carry the legal exemption mention printed on invoices (CGI art. 242
+    nonies A), and sales go to a class 7 revenue account of the French chart of accounts.
+    """
+    errors: dict[str, list[str]] = {}
+    text = {k: str(data.get(k) or "").strip() for k in FIELDS if k not in {"is_active"}}
+    out: dict[str, Any] = {}
+    code = text["code"].upper()
+    if not code:
+        errors["code"] = ["code: required"]
+    elif not _CODE.fullmatch(code):
+        errors["code"] = ["code: letters, digits, '.', '_' or '-' only, at most 30 characters"]
+    elif Product.objects.filter(code=code).exclude(pk=exclude_pk or 0).exists():
+        errors["code"] = [f"code: {code} is already used by another product"]
+    out["code"] = code
+    out["label"] = text["label"]
+    if not out["label"]:
+        errors["label"] = ["label: required"]
+    elif len(out["label"]) > 200:
+        errors["label"] = ["label: longer than 200 characters"]
+    out["description"] = text["description"]
+    out["unit"] = text["unit"] or Unit.DAY.value
+    if out["unit"] not in Unit.values:
+        errors["unit"] = [f"unit: {out['unit']!r} is not one of {', '.join(Unit.values)}"]
+    price = _decimal(data.get("unit_price"), "unit_price", "unit price", 4, errors)
+    if price is not None and price < 0:
+        errors.setdefault("unit_price", []).append("unit price: cannot be negative")
+    out["unit_price"] = price
+    rate = _decimal(data.get("vat_rate"), "vat_rate", "VAT rate", 2, errors)
+    if rate is not None and rate not in VAT_RATES:
+        allowed = ", ".join(f"{r.normalize()} %" for r in VAT_RATES)
+        errors.setdefault("vat_rate", []).append(
+            f"VAT rate: {rate} % is not a French rate ({allowed})"
+        )
+    out["vat_rate"] = rate
+    out["vat_exemption_mention"] = text["vat_exemption_mention"]
+    if rate is not None and rate == 0 and not out["vat_exemption_mention"]:
+        errors["vat_exemption_mention"] = [
+            "VAT exemption mention: required with a 0 % rate "
+            "(e.g. Autoliquidation, art. 283-2 du CGI)"
+        ]
+    elif rate is not None and rate != 0:
+        out["vat_exemption_mention"] = ""  # a mention on a taxed product would print a false claim
+    account = text["revenue_account"] or "706000"
+    if not re.fullmatch(r"7\d{2,11}", account):
+        errors["revenue_account"] = [
+            f"revenue account: {account!r} is not a class 7 account (digits starting with 7)"
+        ]
+    out["revenue_account"] = account
+    mode = text["default_invoicing_mode"] or InvoicingMode.ON_ORDER.value
+    if mode not in InvoicingMode.values:
+        errors["default_invoicing_mode"] = [
+            f"invoicing mode: {mode!r} is not one of {', '.join(InvoicingMode.values)}"
+        ]
+    out["default_invoicing_mode"] = mode
+    out["is_active"] = parse_bool(data.get("is_active", True), "is_active", errors)
+    if errors:
+        summary = "; ".join(m for msgs in errors.values() for m in msgs)
+        raise ValidationFailed(f"Product is invalid: {summary}", errors=errors)
+    return out
+
+
+def create_product(*, actor: User | None, data: Mapping[str, Any]) -> Product:
+    require(actor, Action.MANAGE_CATALOG)
+    with transaction.atomic():
+        values = clean_product(data)
+        product = Product.objects.create(**values)
+        record_event(actor=actor, verb=Verb.CREATE, instance=product, changes=snapshot(product))
+    return product
+
+
+def update_product(
+    *, actor: User | None, product: Product, data: Mapping[str, Any], expected_version: int
+) -> Product:
+    """Change a product; quotes and orders keep the price they were written with."""
+    require(actor, Action.MANAGE_CATALOG)
+    with transaction.atomic():
+        locked = Product.objects.select_for_update().get(pk=product.pk)
+        if locked.version != int(expected_version):
+            raise StaleVersion(
+                f"Product {locked.code} was changed by someone else (version {locked.version}, "
+                f"your form had version {expected_version}): reload it and apply your change again",
+                errors={"__all__": ["version: the product was changed since you opened it"]},
+            )
+        before = snapshot(locked)
+        current = {k: getattr(locked, k) for k in FIELDS}
+        values = clean_product({**current, **data}, exclude_pk=locked.pk)
+        for key, value in values.items():
+            setattr(locked, key, value)
+        changes = diff(before, snapshot(locked))
+        if changes:
+            locked.version += 1
+            locked.save()
+            record_event(actor=actor, verb=Verb.UPDATE, instance=locked, changes=changes)
+    product.refresh_from_db()
+    return product

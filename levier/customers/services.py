@@ -1,0 +1,265 @@
+"""The only code that writes the customer master.
+
+Each service checks the actor's role first, runs in one transaction and writes its audit
+event in that same transaction, so a customer and its trail never disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import IO, TYPE_CHECKING, Any
+
+from django.apps import apps
+from django.db import transaction
+
+from levier.accounts.permissions import Action, require
+from levier.audit.choices import Verb
+from levier.audit.services import diff, record_event, snapshot
+from levier.customers.matching import Certainty, DuplicateCandidate, find_duplicates
+from levier.customers.models import Contact, Customer, DeliveryAddress
+from levier.customers.validation import clean_contact, clean_customer, clean_delivery_address
+from levier.lib.errors import NotAllowed, StaleVersion, ValidationFailed
+
+if TYPE_CHECKING:
+    from levier.accounts.models import User
+    from levier.customers.csv_import import ImportReport
+
+__all__ = [
+    "DuplicateCandidate",
+    "DuplicatesFound",
+    "add_contact",
+    "add_delivery_address",
+    "create_customer",
+    "find_duplicates",
+    "import_customers",
+    "merge_customers",
+    "update_contact",
+    "update_customer",
+]
+
+
+class DuplicatesFound(ValidationFailed):
+    """Creation refused because the customer seems to exist already.
+
+    Carries the candidates so the UI can show them with a "create anyway" confirmation.
+    """
+
+    code = "duplicate"
+
+    def __init__(self, candidates: list[DuplicateCandidate]) -> None:
+        lines = [
+            f"#{c.customer.pk} {c.customer.name} ({c.certainty}: {c.reason})" for c in candidates
+        ]
+        field = "siren" if any(c.certainty == Certainty.CERTAIN for c in candidates) else "name"
+        message = "possible duplicate of " + "; ".join(lines)
+        super().__init__(f"Customer: {message}", errors={field: [f"{field}: {message}"]})
+        self.candidates = candidates
+
+
+def create_customer(
+    *, actor: User | None, data: Mapping[str, Any], allow_duplicate: bool = False
+) -> Customer:
+    """Create a customer after checking identifiers, legal terms and likely duplicates."""
+    require(actor, Action.MANAGE_CUSTOMER)
+    values = clean_customer(data)
+    with transaction.atomic():
+        if not allow_duplicate:
+            candidates = find_duplicates(values)
+            if candidates:
+                raise DuplicatesFound(candidates)
+        customer = Customer.objects.create(**values)
+        record_event(actor=actor, verb=Verb.CREATE, instance=customer, changes=snapshot(customer))
+    return customer
+
+
+def update_customer(
+    *,
+    actor: User | None,
+    customer: Customer,
+    data: Mapping[str, Any],
+    expected_version: int,
+) -> Customer:
+    """Apply `data` over the customer's current values; refuse if someone saved meanwhile.
+
+    `data` may be partial: missing keys keep their current value, and the whole record is
+    re-validated so a change of country or SIREN cannot leave the identifiers inconsistent.
+    """
+    require(actor, Action.MANAGE_CUSTOMER)
+    with transaction.atomic():
+        locked = Customer.objects.select_for_update().get(pk=customer.pk)
+        if locked.version != int(expected_version):
+            raise StaleVersion(
+                f"Customer {locked.name} was changed by someone else (version {locked.version}, "
+                f"your form had version {expected_version}): reload it and apply your change again",
+                errors={"__all__": ["version: the customer was changed since you opened it"]},
+            )
+        if not locked.is_active:
+            raise NotAllowed(
+                f"Customer {locked.name} is inactive (merged); edit the one it was merged into"
+            )
+        before = snapshot(locked)
+        current = {key: getattr(locked, key) for key in before}
+        current["account_manager"] = locked.account_manager
+        merged = {
+            **current,
+            **{k: v for k, v in data.items() if k in current or k == "account_manager"},
+        }
+        values = clean_customer(merged)
+        for key, value in values.items():
+            setattr(locked, key, value)
+        after = snapshot(locked)
+        changes = diff(before, after)
+        if changes:
+            locked.version += 1
+            locked.save()
+            record_event(actor=actor, verb=Verb.UPDATE, instance=locked, changes=changes)
+    customer.refresh_from_db()
+    return customer
+
+
+def add_contact(*, actor: User | None, customer: Customer, data: Mapping[str, Any]) -> Contact:
+    require(actor, Action.MANAGE_CUSTOMER)
+    values = clean_contact(data)
+    with transaction.atomic():
+        contact = Contact.objects.create(customer=customer, **values)
+        record_event(
+            actor=actor,
+            verb=Verb.CREATE,
+            instance=contact,
+            changes=snapshot(contact),
+            comment=f"contact of customer #{customer.pk}",
+        )
+    return contact
+
+
+def update_contact(*, actor: User | None, contact: Contact, data: Mapping[str, Any]) -> Contact:
+    require(actor, Action.MANAGE_CUSTOMER)
+    with transaction.atomic():
+        locked = Contact.objects.select_for_update().get(pk=contact.pk)
+        before = snapshot(locked)
+        values = clean_contact({**{k: getattr(locked, k) for k in before}, **data})
+        for key, value in values.items():
+            setattr(locked, key, value)
+        changes = diff(before, snapshot(locked))
+        if changes:
+            locked.save()
+            record_event(
+                actor=actor,
+                verb=Verb.UPDATE,
+                instance=locked,
+                changes=changes,
+                comment=f"contact of customer #{locked.customer_id}",
+            )
+    contact.refresh_from_db()
+    return contact
+
+
+def add_delivery_address(
+    *, actor: User | None, customer: Customer, data: Mapping[str, Any]
+) -> DeliveryAddress:
+    """Add a delivery address; a new default one takes the flag from the previous default."""
+    require(actor, Action.MANAGE_CUSTOMER)
+    values = clean_delivery_address(data)
+    with transaction.atomic():
+        has_default = customer.delivery_addresses.filter(is_default=True).exists()
+        if not has_default:
+            values["is_default"] = True  # the first address is the one orders use by default
+        elif values["is_default"]:
+            customer.delivery_addresses.filter(is_default=True).update(is_default=False)
+        address = DeliveryAddress.objects.create(customer=customer, **values)
+        record_event(
+            actor=actor,
+            verb=Verb.CREATE,
+            instance=address,
+            changes=snapshot(address),
+            comment=f"delivery address of customer #{customer.pk}",
+        )
+    return address
+
+
+def merge_customers(
+    *, actor: User | None, keep: Customer, remove: Customer, reason: str
+) -> Customer:
+    """Fold `remove` into `keep`: its contacts, addresses, quotes and orders move over.
+
+    `remove` is not deleted: it stays inactive with `merged_into` set, so documents and the
+    audit trail that mention it still resolve.
+    """
+    require(actor, Action.MERGE_CUSTOMERS)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed(
+            "Merge: a reason is required", errors={"reason": ["reason: required"]}
+        )
+    if keep.pk == remove.pk:
+        raise ValidationFailed(
+            "Merge: a customer cannot be merged into itself",
+            errors={"remove": ["customer to remove: same as the one to keep"]},
+        )
+    Order = apps.get_model("sales", "Order")
+    Quote = apps.get_model("sales", "Quote")
+    with transaction.atomic():
+        # Fixed lock order (by pk) so two concurrent merges of the same pair cannot deadlock.
+        locked = {
+            c.pk: c
+            for c in Customer.objects.select_for_update()
+            .filter(pk__in=[keep.pk, remove.pk])
+            .order_by("pk")
+        }
+        kept, removed = locked[keep.pk], locked[remove.pk]
+        for customer in (kept, removed):
+            if not customer.is_active:
+                raise NotAllowed(f"Merge: customer {customer.name} is inactive (already merged?)")
+        moved = {
+            "contacts": Contact.objects.filter(customer=removed).update(customer=kept),
+            "delivery_addresses": DeliveryAddress.objects.filter(customer=removed).update(
+                customer=kept, is_default=False
+            ),
+            "quotes": Quote.objects.filter(customer=removed).update(customer=kept),
+            "orders": Order.objects.filter(customer=removed).update(customer=kept),
+            # Earlier merges into `removed` now point at the survivor: no chains to follow.
+            "merged_customers": Customer.objects.filter(merged_into=removed).update(
+                merged_into=kept
+            ),
+        }
+        removed.is_active = False
+        removed.merged_into = kept
+        removed.version += 1
+        removed.save(update_fields=["is_active", "merged_into", "version", "updated_at"])
+        kept.version += 1
+        kept.save(update_fields=["version", "updated_at"])
+        record_event(
+            actor=actor,
+            verb=Verb.MERGE,
+            instance=kept,
+            changes={"merged_from": removed.pk, "moved": moved},
+            comment=reason,
+        )
+        record_event(
+            actor=actor,
+            verb=Verb.MERGE,
+            instance=removed,
+            changes={"is_active": [True, False], "merged_into": [None, kept.pk], "moved": moved},
+            comment=reason,
+        )
+    keep.refresh_from_db()
+    remove.refresh_from_db()
+    return keep
+
+
+def import_customers(
+    *,
+    actor: User | None,
+    file: IO[bytes] | bytes,
+    skip_invalid: bool = False,
+    dry_run: bool = False,
+) -> ImportReport:
+    """Import customers from a CSV file (columns: docs/customers-import.md).
+
+    Default: all or nothing. With `skip_invalid`, the valid rows are imported and the others
+    reported. `dry_run` checks everything and writes nothing (the UI's preview step).
+    """
+    from levier.customers.csv_import import run_import
+
+    require(actor, Action.IMPORT_CUSTOMERS)
+    return run_import(actor=actor, file=file, skip_invalid=skip_invalid, dry_run=dry_run)
