@@ -143,7 +143,10 @@ def confirmation_recipients(customer: Customer) -> list[str]:
     coming invoice. Addresses are deduplicated, in the contacts' display order.
     """
     with_email = customer.contacts.exclude(email="")
-    for role in (with_email.filter(is_purchasing=True), with_email.filter(is_accounts_payable=True)):
+    for role in (
+        with_email.filter(is_purchasing=True),
+        with_email.filter(is_accounts_payable=True),
+    ):
         emails = list(dict.fromkeys(role.values_list("email", flat=True)))
         if emails:
             return emails

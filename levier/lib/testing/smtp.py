@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import logging
 import socket
 import threading
 import time
@@ -67,7 +68,7 @@ class SmtpServer:
             return [mail.message for mail in self.received]
 
     # aiosmtpd handler hook, called in the server's thread for each message.
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         content = envelope.original_content or envelope.content
         parsed = email.message_from_bytes(content, policy=email.policy.default)
         assert isinstance(parsed, EmailMessage)
@@ -85,6 +86,10 @@ class SmtpServer:
 def smtp_server(settings: Any) -> Iterator[SmtpServer]:
     """A local SMTP server that Django sends to for the duration of the test."""
     server = SmtpServer(host="127.0.0.1", port=free_port())
+    # aiosmtpd logs every SMTP command at INFO: noise in a failing test's output.
+    smtp_log = logging.getLogger("mail.log")
+    previous_level = smtp_log.level
+    smtp_log.setLevel(logging.WARNING)
     controller = Controller(server, hostname=server.host, port=server.port)
     controller.start()
     settings.EMAIL_BACKEND = SMTP_BACKEND
@@ -99,3 +104,4 @@ def smtp_server(settings: Any) -> Iterator[SmtpServer]:
         yield server
     finally:
         controller.stop()
+        smtp_log.setLevel(previous_level)
