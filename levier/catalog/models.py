@@ -19,7 +19,10 @@ class Product(models.Model):
     # Four decimals: day rates and per-unit prices are often quoted below the cent.
     unit_price = models.DecimalField(_("unit price HT"), max_digits=14, decimal_places=4)
     vat_rate = models.DecimalField(
-        _("VAT rate %"), max_digits=5, decimal_places=2, choices=[(Decimal(v), l) for v, l in VatRate.choices]
+        _("VAT rate %"),
+        max_digits=5,
+        decimal_places=2,
+        choices=[(Decimal(value), label) for value, label in VatRate.choices],
     )
     # Printed on the invoice when the rate is 0 %, e.g. "Autoliquidation, art. 283-2 du CGI".
     vat_exemption_mention = models.CharField(_("VAT exemption mention"), max_length=200, blank=True)
@@ -44,7 +47,11 @@ class Product(models.Model):
         return f"{self.code} – {self.label}"
 
     def clean(self) -> None:
-        if self.vat_rate is not None and Decimal(self.vat_rate) == 0 and not self.vat_exemption_mention:
+        if (
+            self.vat_rate is not None
+            and Decimal(self.vat_rate) == 0
+            and not self.vat_exemption_mention
+        ):
             raise ValidationError(
                 {"vat_exemption_mention": _("A 0 % VAT rate needs its legal exemption mention.")}
             )

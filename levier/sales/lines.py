@@ -15,6 +15,7 @@ from levier.lib.money import MoneyError, Totals, document_totals, line_net, to_d
 MAX_LINES = 500
 MAX_QUANTITY = Decimal("9999999.999")
 MAX_UNIT_PRICE = Decimal("9999999999.9999")
+MAX_ID_DIGITS = 18  # a BIGINT primary key; longer "ids" would overflow the database driver
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,14 @@ def _decimal(raw: Any, field: str, errors: dict[str, list[str]]) -> Decimal | No
         return None
 
 
+def _product_id(raw: Mapping[str, Any]) -> int | None:
+    """The product id a line names, if it can be one (ASCII digits, fits a BIGINT)."""
+    text = str(raw.get("product_id") or "").strip()
+    if text.isascii() and text.isdigit() and len(text) <= MAX_ID_DIGITS:
+        return int(text)
+    return None
+
+
 def parse_lines(raw_lines: Sequence[Mapping[str, Any]]) -> list[LineData]:
     """Validate raw line dicts; product defaults fill what the line leaves blank.
 
@@ -49,9 +58,7 @@ def parse_lines(raw_lines: Sequence[Mapping[str, Any]]) -> list[LineData]:
         raise ValidationFailed("An order needs at least one line", errors={"lines": ["no line"]})
     if len(raw_lines) > MAX_LINES:
         raise ValidationFailed(f"At most {MAX_LINES} lines", errors={"lines": ["too many lines"]})
-    product_ids = {
-        int(r["product_id"]) for r in raw_lines if str(r.get("product_id") or "").isdigit()
-    }
+    product_ids = {pid for pid in (_product_id(r) for r in raw_lines) if pid is not None}
     products = Product.objects.in_bulk(product_ids) if product_ids else {}
     errors: dict[str, list[str]] = {}
     result: list[LineData] = []
@@ -61,12 +68,12 @@ def parse_lines(raw_lines: Sequence[Mapping[str, Any]]) -> list[LineData]:
         product: Product | None = None
         raw_product = str(raw.get("product_id") or "")
         if raw_product:
-            if not raw_product.isdigit() or int(raw_product) not in products:
+            if _product_id(raw) not in products:
                 line_errors.setdefault(f"{key}.product", []).append(
                     f"line {n}, product: unknown product {raw_product!r}"
                 )
             else:
-                product = products[int(raw_product)]
+                product = products[int(raw_product.strip())]
                 if not product.is_active:
                     line_errors.setdefault(f"{key}.product", []).append(
                         f"line {n}, product: {product.code} is no longer sold"
@@ -100,7 +107,11 @@ def parse_lines(raw_lines: Sequence[Mapping[str, Any]]) -> list[LineData]:
             line_errors.setdefault(f"{key}.quantity", []).append(
                 f"line {n}, quantity: must be greater than 0 and at most {MAX_QUANTITY}"
             )
-        if quantity is not None and quantity != quantity.quantize(Decimal("0.001")):
+        if (
+            quantity is not None
+            and Decimal("0") < quantity <= MAX_QUANTITY
+            and quantity != quantity.quantize(Decimal("0.001"))
+        ):
             line_errors.setdefault(f"{key}.quantity", []).append(
                 f"line {n}, quantity: at most 3 decimals"
             )
@@ -108,13 +119,25 @@ def parse_lines(raw_lines: Sequence[Mapping[str, Any]]) -> list[LineData]:
             line_errors.setdefault(f"{key}.unit_price", []).append(
                 f"line {n}, unit price: must be between 0 and {MAX_UNIT_PRICE}"
             )
-        if unit_price is not None and unit_price != unit_price.quantize(Decimal("0.0001")):
+        if (
+            unit_price is not None
+            and Decimal("0") <= unit_price <= MAX_UNIT_PRICE
+            and unit_price != unit_price.quantize(Decimal("0.0001"))
+        ):
             line_errors.setdefault(f"{key}.unit_price", []).append(
                 f"line {n}, unit price: at most 4 decimals"
             )
         if discount is not None and not (Decimal("0") <= discount <= Decimal("100")):
             line_errors.setdefault(f"{key}.discount_percent", []).append(
                 f"line {n}, discount: must be between 0 and 100 %"
+            )
+        if (
+            discount is not None
+            and Decimal("0") <= discount <= Decimal("100")
+            and discount != discount.quantize(Decimal("0.01"))
+        ):
+            line_errors.setdefault(f"{key}.discount_percent", []).append(
+                f"line {n}, discount: at most 2 decimals"
             )
         if vat_rate is not None and vat_rate not in VAT_RATES:
             line_errors.setdefault(f"{key}.vat_rate", []).append(

@@ -86,6 +86,9 @@ class SalesLine(models.Model):
         abstract = True
         ordering = ["position", "id"]
 
+    def __str__(self) -> str:
+        return f"{self.description} × {self.quantity}"
+
 
 class Quote(SalesDocument):
     status = models.CharField(

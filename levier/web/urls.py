@@ -5,6 +5,9 @@ from django.urls import include, path
 app_name = "web"
 
 urlpatterns: list = [
+    path("", include("levier.web.urls_customers")),
+    path("", include("levier.web.urls_catalog")),
+    path("", include("levier.web.urls_sales")),
     # path("", include("levier.web.urls_home")),  (worklists, added with the order screens)
 ]
 _ = include
