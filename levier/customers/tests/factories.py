@@ -26,7 +26,9 @@ class CustomerFactory(factory.django.DjangoModelFactory):
     payment_terms_days = 30
 
     @factory.post_generation
-    def with_contacts(obj: Customer, create: bool, extracted: bool | None, **kwargs: object) -> None:
+    def with_contacts(
+        obj: Customer, create: bool, extracted: bool | None, **kwargs: object
+    ) -> None:
         if create and extracted is not False:
             ContactFactory(customer=obj, is_purchasing=True, is_accounts_payable=True)
 

@@ -11,7 +11,9 @@ from levier.lib.money import MoneyError, document_totals, line_net, quantize, to
 quantities = st.decimals(min_value=Decimal("0.001"), max_value=Decimal("100000"), places=3)
 prices = st.decimals(min_value=Decimal("0"), max_value=Decimal("1000000"), places=4)
 discounts = st.decimals(min_value=Decimal("0"), max_value=Decimal("100"), places=2)
-rates = st.sampled_from([Decimal("20"), Decimal("10"), Decimal("5.5"), Decimal("2.1"), Decimal("0")])
+rates = st.sampled_from(
+    [Decimal("20"), Decimal("10"), Decimal("5.5"), Decimal("2.1"), Decimal("0")]
+)
 
 
 def test_half_up_rounding_at_the_cent() -> None:
@@ -47,7 +49,9 @@ def test_line_net_is_at_the_cent_and_never_above_the_undiscounted_amount(
 
 
 @given(st.lists(st.tuples(quantities, prices, discounts, rates), min_size=1, max_size=30))
-def test_document_totals_always_add_up(lines: list[tuple[Decimal, Decimal, Decimal, Decimal]]) -> None:
+def test_document_totals_always_add_up(
+    lines: list[tuple[Decimal, Decimal, Decimal, Decimal]],
+) -> None:
     nets = [(line_net(q, p, d), r) for q, p, d, r in lines]
     totals = document_totals(nets)
     assert totals.net == sum(n for n, _ in nets)
@@ -60,6 +64,8 @@ def test_document_totals_always_add_up(lines: list[tuple[Decimal, Decimal, Decim
 
 
 @given(st.lists(st.tuples(quantities, prices, discounts, rates), min_size=1, max_size=10))
-def test_totals_do_not_depend_on_line_order(lines: list[tuple[Decimal, Decimal, Decimal, Decimal]]) -> None:
+def test_totals_do_not_depend_on_line_order(
+    lines: list[tuple[Decimal, Decimal, Decimal, Decimal]],
+) -> None:
     nets = [(line_net(q, p, d), r) for q, p, d, r in lines]
     assert document_totals(nets) == document_totals(list(reversed(nets)))
