@@ -41,6 +41,7 @@ demo: install
 
 # Runs the whole suite on SQLite, then again on PostgreSQL when DATABASE_URL points to one.
 test: install-dev
+	$(MAKE) --no-print-directory lint typecheck
 	$(MAKE) --no-print-directory test-sqlite
 	@if [ -n "$$DATABASE_URL" ]; then $(MAKE) --no-print-directory test-postgres; \
 	 else echo "DATABASE_URL not set: PostgreSQL run skipped"; fi

@@ -12,5 +12,5 @@ def levier(request: HttpRequest) -> dict[str, Any]:
     return {
         "company_name": settings.LEVIER_COMPANY_NAME,
         "demo_mode": settings.DEMO_MODE,
-        "perms_levier": {action.value: can(actor, action) for action in Action},  # type: ignore[arg-type]
+        "perms_levier": {action.value: can(actor, action) for action in Action},
     }

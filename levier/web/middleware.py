@@ -20,10 +20,11 @@ class DomainErrorMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exc: Exception) -> HttpResponse | None:
+        errors: dict[str, list[str]] = {}
         if isinstance(exc, PermissionDenied):
-            status, message, errors = 403, str(exc), {}
+            status, message = 403, str(exc)
         elif isinstance(exc, InvalidTransition):
-            status, message, errors = 409, str(exc), {}
+            status, message = 409, str(exc)
         elif isinstance(exc, DomainError):
             status, message, errors = exc.http_status, exc.message, exc.errors
         else:

@@ -1,13 +1,11 @@
 """The web UI's routes. Each area's views live in their own module under levier/web/views/."""
 
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 
 app_name = "web"
 
-urlpatterns: list = [
+urlpatterns: list[URLPattern | URLResolver] = [
     path("", include("levier.web.urls_customers")),
     path("", include("levier.web.urls_catalog")),
     path("", include("levier.web.urls_sales")),
-    # path("", include("levier.web.urls_home")),  (worklists, added with the order screens)
 ]
-_ = include
