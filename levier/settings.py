@@ -122,6 +122,7 @@ INSTALLED_APPS = [
     "levier.customers",
     "levier.catalog",
     "levier.sales",
+    "levier.demo",
     "levier.web",
 ]
 

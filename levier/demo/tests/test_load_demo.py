@@ -1,0 +1,172 @@
+"""`levier load-demo`: a small company through the real services, then `--if-empty`."""
+
+from __future__ import annotations
+
+import io
+import random
+from collections import Counter
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.utils import timezone
+
+from levier.accounts.choices import Role
+from levier.accounts.models import User
+from levier.audit.models import AuditEvent
+from levier.customers.models import Customer
+from levier.customers.validation import clean_customer
+from levier.demo import company
+from levier.demo.company import CustomerGenerator, Scale
+from levier.demo.history import waiting_counts
+from levier.demo.loader import load_demo
+from levier.lib import identifiers
+from levier.sales.choices import ApprovalStatus, OrderStatus, QuoteStatus
+from levier.sales.models import ApprovalRule, Order, ProcedureSheet, Quote
+
+pytestmark = pytest.mark.django_db
+
+
+def load(*args: str) -> str:
+    out = io.StringIO()
+    call_command("load_demo", *args, stdout=out)
+    return out.getvalue()
+
+
+@pytest.fixture
+def small_demo() -> str:
+    return load("--customers", "12", "--orders", "30", "--no-progress")
+
+
+def test_one_user_per_role_logs_in_with_demo(small_demo: str) -> None:
+    # given a loaded demo / then every demo login exists with password "demo"
+    users = {u.username: u for u in User.objects.all()}
+    expected = {
+        "commercial": Role.COMMERCIAL,
+        "commercial2": Role.COMMERCIAL,
+        "adv": Role.ADV,
+        "adv2": Role.ADV,
+        "compta": Role.COMPTABILITE,
+        "direction": Role.DIRECTION,
+        "admin": Role.ADMINISTRATEUR,
+        "auditeur": Role.AUDITEUR,
+    }
+    assert {name: users[name].role for name in expected} == expected
+    assert all(users[name].check_password("demo") for name in expected)
+    assert "Logins (password 'demo')" in small_demo
+
+
+def test_customers_have_valid_identifiers_and_contacts(small_demo: str) -> None:
+    customers = list(Customer.objects.prefetch_related("contacts"))
+    assert len(customers) == 12
+    for customer in customers:
+        assert identifiers.clean_siren(customer.siren) == customer.siren
+        assert identifiers.clean_siret(customer.siret, customer.siren) == customer.siret
+        assert customer.vat_number == identifiers.vat_from_siren(customer.siren)
+        identifiers.check_vat_matches_siren(customer.vat_number, customer.siren)
+        contacts = list(customer.contacts.all())
+        assert any(c.is_purchasing and c.email.endswith(".client.example") for c in contacts)
+        assert any(c.is_accounts_payable and c.email for c in contacts)
+    # the customers went through the service: each has its creation in the audit trail
+    assert AuditEvent.objects.filter(object_type="customers.customer", verb="create").count() == 12
+
+
+def test_circuit_and_procedure_sheets_are_configured(small_demo: str) -> None:
+    assert set(ApprovalRule.objects.values_list("kind", flat=True)) == {
+        "amount_over",
+        "discount_over",
+        "terms_longer",
+        "over_credit_limit",
+    }
+    sheets = {s.role: s for s in ProcedureSheet.objects.all()}
+    assert set(sheets) == {"commercial", "adv", "comptabilite", "direction"}
+    assert all(len(sheet.items) >= 5 for sheet in sheets.values())
+
+
+def test_orders_in_every_status_and_waiting_at_every_step(small_demo: str) -> None:
+    statuses = Counter(Order.objects.values_list("status", flat=True))
+    assert set(statuses) == set(OrderStatus.values)
+    assert sum(statuses.values()) == 30
+    assert set(waiting_counts()) == {"adv", "comptabilite", "direction"}
+    quotes = Counter(Quote.objects.values_list("status", flat=True))
+    assert set(quotes) == set(QuoteStatus.values)
+    assert Order.objects.filter(quote__isnull=False).count() == quotes[QuoteStatus.ACCEPTED]
+
+
+def test_approval_steps_match_the_order_status(small_demo: str) -> None:
+    for order in Order.objects.prefetch_related("approval_steps"):
+        steps = [s for s in order.approval_steps.all() if s.round == order.submission_round]
+        states = [s.status for s in steps]
+        if order.submission_round == 0:
+            assert order.status in (OrderStatus.DRAFT, OrderStatus.CANCELLED) and not steps
+        elif order.status == OrderStatus.VALIDATED:
+            assert states and all(s == ApprovalStatus.APPROVED for s in states), order
+            assert order.validated_at is not None
+        elif order.status == OrderStatus.SUBMITTED:
+            assert ApprovalStatus.PENDING in states and ApprovalStatus.REJECTED not in states
+        elif order.status == OrderStatus.REJECTED:
+            assert states.count(ApprovalStatus.REJECTED) == 1 and order.rejection_reason
+        assert ApprovalStatus.PENDING not in states or order.status == OrderStatus.SUBMITTED
+        for step in steps:
+            decided = step.status in (ApprovalStatus.APPROVED, ApprovalStatus.REJECTED)
+            assert (step.decided_by_id is not None) == decided
+            assert step.decided_by_id != order.created_by_id
+
+
+def test_history_is_backdated_over_months(small_demo: str) -> None:
+    now = timezone.now()
+    created = sorted(Order.objects.values_list("created_at", flat=True))
+    assert created[-1] < now
+    assert (now - created[0]).days > 90
+    assert not AuditEvent.objects.filter(created_at__gt=now).exists()
+    for order in Order.objects.exclude(submitted_at=None):
+        assert order.created_at <= order.submitted_at
+        assert order.validated_at is None or order.submitted_at <= order.validated_at
+
+
+def test_if_empty_changes_nothing(small_demo: str) -> None:
+    # given a loaded demo
+    before = (User.objects.count(), Customer.objects.count(), AuditEvent.objects.count())
+    # when it is loaded again with --if-empty
+    output = load("--if-empty", "--customers", "5", "--orders", "5")
+    # then nothing changed
+    assert output.strip() == "demo already loaded"
+    assert (User.objects.count(), Customer.objects.count(), AuditEvent.objects.count()) == before
+
+
+def test_without_if_empty_a_loaded_database_is_refused(small_demo: str) -> None:
+    with pytest.raises(CommandError, match="already has 8 users"):
+        load("--customers", "5", "--orders", "5")
+
+
+def test_bulk_customers_are_validated_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    # given a bulk threshold below the size asked for
+    monkeypatch.setattr(company, "BULK_CUSTOMERS", 5)
+    # when loading
+    load_demo(Scale(customers=20, orders=12, seed=7))
+    # then the bulk-inserted customers pass the same validation as the service
+    customers = list(Customer.objects.all())
+    assert len(customers) == 20
+    for customer in customers:
+        fields = {f.attname: getattr(customer, f.attname) for f in Customer._meta.concrete_fields}
+        clean_customer(fields)  # raises ValidationFailed if anything is off
+    assert Order.objects.count() == 12
+
+
+def test_generator_is_deterministic() -> None:
+    first = [CustomerGenerator(random.Random(2026)).customer() for _ in range(1)]
+    again = [CustomerGenerator(random.Random(2026)).customer() for _ in range(1)]
+    assert first == again
+    batch = CustomerGenerator(random.Random(2026))
+    names = [batch.customer()["name"] for _ in range(500)]
+    assert len(set(names)) == 500
+
+
+def test_default_demo_counts() -> None:
+    # The full default demo, once: its size is what the README promises.
+    summary = load_demo()
+    assert summary.customers == 150 and summary.products == 30
+    assert sum(summary.orders.values()) == 600
+    assert all(summary.orders[status] > 0 for status in OrderStatus.values)
+    assert summary.orders[OrderStatus.VALIDATED] > 300
+    assert set(summary.waiting) == {"adv", "comptabilite", "direction"}
