@@ -12,8 +12,8 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
-from django.db.models import Max, Sum
+from django.db import connection, transaction
+from django.db.models import Count, Max, Sum
 from django.utils import timezone
 
 from levier.accounts.choices import Role
@@ -64,13 +64,24 @@ EXPOSURE_STATUSES = (OrderStatus.SUBMITTED, OrderStatus.VALIDATED)
 
 
 def next_number(prefix: str, year: int) -> str:
-    """CMD-2026-000042. A locked counter row; orders and quotes may skip, invoices never do."""
+    """CMD-2026-000042. A locked counter row; orders and quotes may skip, invoices never do.
+
+    One `UPDATE … RETURNING` takes the row lock and increments in a single round trip (both
+    SQLite ≥ 3.35 and PostgreSQL support it); the row is created on first use of a key.
+    """
     key = f"{prefix}-{year}"
-    DocumentCounter.objects.get_or_create(key=key)
-    counter = DocumentCounter.objects.select_for_update().get(key=key)
-    counter.last_value += 1
-    counter.save(update_fields=["last_value"])
-    return f"{prefix}-{year}-{counter.last_value:06d}"
+    q = connection.ops.quote_name
+    sql = (
+        f"UPDATE {q(DocumentCounter._meta.db_table)} SET {q('last_value')} = {q('last_value')} + 1 "
+        f"WHERE {q('key')} = %s RETURNING {q('last_value')}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [key])
+        row = cursor.fetchone()
+    if row is None:
+        DocumentCounter.objects.get_or_create(key=key)
+        return next_number(prefix, year)
+    return f"{prefix}-{year}-{row[0]:06d}"
 
 
 # ---------------------------------------------------------------- shared header handling
@@ -296,8 +307,10 @@ def update_order(
     return order
 
 
-def missing_for_submission(order: Order) -> list[str]:
+def missing_for_submission(order: Order, line_count: int | None = None) -> list[str]:
     """What blocks submission, in words the sales rep can act on."""
+    if line_count is None:
+        line_count = order.lines.count()
     customer = order.customer
     missing: list[str] = []
     if customer.country == "FR" and not customer.siret:
@@ -312,7 +325,7 @@ def missing_for_submission(order: Order) -> list[str]:
         )
     if customer.po_number_required and not order.po_number:
         missing.append("Numéro de bon de commande client obligatoire pour ce client")
-    if not order.lines.exists():
+    if line_count == 0:
         missing.append("La commande n'a aucune ligne")
     return missing
 
@@ -326,8 +339,15 @@ def _exposure_after(order: Order) -> Decimal:
     return (others or Decimal("0")) + order.total_gross
 
 
-def order_facts(order: Order) -> OrderFacts:
-    max_discount = order.lines.aggregate(m=Max("discount_percent"))["m"] or Decimal("0")
+def line_stats(order: Order) -> tuple[int, Decimal]:
+    """Number of lines and the largest discount, in one aggregate query."""
+    stats = order.lines.aggregate(n=Count("id"), m=Max("discount_percent"))
+    return stats["n"], stats["m"] or Decimal("0")
+
+
+def order_facts(order: Order, max_discount: Decimal | None = None) -> OrderFacts:
+    if max_discount is None:
+        max_discount = line_stats(order)[1]
     customer = order.customer
     return OrderFacts(
         total_net=order.total_net,
@@ -355,7 +375,8 @@ def submit_order(*, actor: User, order: Order, expected_version: int | None = No
     _own_or_adv(actor, order)
     _check_version(order, expected_version)
     check_order_transition(order.status, OrderStatus.SUBMITTED)
-    missing = missing_for_submission(order)
+    line_count, max_discount = line_stats(order)
+    missing = missing_for_submission(order, line_count)
     if missing:
         raise ValidationFailed(
             "La commande ne peut pas être soumise : " + " ; ".join(missing),
@@ -366,7 +387,7 @@ def submit_order(*, actor: User, order: Order, expected_version: int | None = No
         order.payment_terms.check_legal()
     except PaymentTermsError as exc:
         raise ValidationFailed(f"payment terms: {exc}", code="terms_over_legal_cap") from None
-    steps = required_steps(order_facts(order), active_rules())
+    steps = required_steps(order_facts(order, max_discount), active_rules())
     order.submission_round += 1
     ApprovalStep.objects.bulk_create(
         ApprovalStep(
@@ -415,24 +436,34 @@ def current_step(order: Order) -> ApprovalStep | None:
     )
 
 
-def _decide_checks(actor: User, order: Order) -> ApprovalStep:
+def _pending_steps(order: Order) -> list[ApprovalStep]:
+    return list(
+        ApprovalStep.objects.filter(
+            order=order, round=order.submission_round, status=ApprovalStatus.PENDING
+        ).order_by("sequence")
+    )
+
+
+def _decide_checks(actor: User, order: Order) -> tuple[ApprovalStep, list[ApprovalStep]]:
+    """The step to decide now and the ones after it; refuses whoever may not decide it."""
     if order.status != OrderStatus.SUBMITTED:
         raise NotAllowed(f"{order.number} is {order.get_status_display()}: nothing to approve")
-    step = current_step(order)
-    if step is None:  # pragma: no cover - a submitted order always has a pending step
+    pending = _pending_steps(order)
+    if not pending:  # pragma: no cover - a submitted order always has a pending step
         raise NotAllowed(f"{order.number} has no pending approval step")
+    step, later = pending[0], pending[1:]
     require(actor, APPROVAL_ACTION[Role(step.role)])
     if actor.role != step.role:
         raise PermissionDenied(actor, APPROVAL_ACTION[Role(step.role)])
     if order.created_by_id == actor.pk:
         raise NotAllowed(f"{actor.username} created {order.number} and cannot approve it")
-    return step
+    return step, later
 
 
 @transaction.atomic
 def approve_order(*, actor: User, order: Order, comment: str = "") -> Order:
     order = _lock_order(order)
-    step = _decide_checks(actor, order)
+    step, later = _decide_checks(actor, order)
     now = timezone.now()
     step.status, step.decided_by, step.decided_at, step.comment = (
         ApprovalStatus.APPROVED,
@@ -444,7 +475,7 @@ def approve_order(*, actor: User, order: Order, comment: str = "") -> Order:
     record_event(
         actor=actor, verb=Verb.APPROVE, instance=order, changes={"step": step.role}, comment=comment
     )
-    if current_step(order) is None:
+    if not later:
         check_order_transition(order.status, OrderStatus.VALIDATED)
         order.status, order.validated_at = OrderStatus.VALIDATED, now
         order.version += 1
@@ -468,7 +499,7 @@ def reject_order(*, actor: User, order: Order, comment: str) -> Order:
             "A rejection needs a reason", errors={"comment": ["the reason is required"]}
         )
     order = _lock_order(order)
-    step = _decide_checks(actor, order)
+    step, later = _decide_checks(actor, order)
     now = timezone.now()
     step.status, step.decided_by, step.decided_at, step.comment = (
         ApprovalStatus.REJECTED,
@@ -477,9 +508,8 @@ def reject_order(*, actor: User, order: Order, comment: str) -> Order:
         comment,
     )
     step.save(update_fields=["status", "decided_by", "decided_at", "comment"])
-    ApprovalStep.objects.filter(
-        order=order, round=order.submission_round, status=ApprovalStatus.PENDING
-    ).update(status=ApprovalStatus.VOID)
+    if later:
+        ApprovalStep.objects.filter(pk__in=[s.pk for s in later]).update(status=ApprovalStatus.VOID)
     check_order_transition(order.status, OrderStatus.REJECTED)
     order.status, order.rejection_reason = OrderStatus.REJECTED, comment
     order.version += 1
