@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.middleware.locale import LocaleMiddleware
 from django.shortcuts import render
 
 from levier.accounts.permissions import PermissionDenied
@@ -40,3 +41,15 @@ class DomainErrorMiddleware:
             {"status": status, "message": message, "errors": errors},
             status=status,
         )
+
+
+class FrenchFirstLocaleMiddleware(LocaleMiddleware):
+    """French unless the user picked another language with the switch (cookie or session).
+
+    Django's LocaleMiddleware would follow the browser's Accept-Language, so a French ADV
+    clerk with an English browser would get English screens; Levier speaks French first.
+    """
+
+    def process_request(self, request: HttpRequest) -> None:
+        request.META.pop("HTTP_ACCEPT_LANGUAGE", None)
+        super().process_request(request)

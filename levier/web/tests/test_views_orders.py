@@ -230,7 +230,7 @@ def test_edit_saves_and_a_stale_version_shows_the_conflict(commercial: User, adv
 def test_submitted_order_is_not_editable(commercial: User) -> None:
     order = submit_order(actor=commercial, order=make_order(commercial))
     response = client_for(commercial).get(reverse("web:order_edit", args=[order.pk]), follow=True)
-    assert "only drafts can be edited" in response.content.decode()
+    assert "seuls les brouillons sont modifiables" in response.content.decode()
 
 
 def test_totals_endpoint_returns_decimal_amounts_in_any_language(commercial: User) -> None:
@@ -294,7 +294,7 @@ def test_full_circuit_through_the_screens(
     response = client_for(commercial).post(
         reverse("web:order_submit", args=[order.pk]), {"version": order.version}, follow=True
     )
-    assert "submitted for validation" in response.content.decode()
+    assert "soumise à validation" in response.content.decode()
     order.refresh_from_db()
     assert order.status == OrderStatus.SUBMITTED
 
@@ -320,7 +320,7 @@ def test_approval_by_the_wrong_role_changes_nothing(
             reverse("web:order_approve", args=[order.pk]), {"comment": "hop"}, follow=True
         )
         assert response.status_code in (200, 403)
-        assert "not allowed" in response.content.decode() or response.status_code == 403
+        assert "pas autorisé" in response.content.decode() or response.status_code == 403
     order.refresh_from_db()
     assert order.status == OrderStatus.SUBMITTED
     assert not order.approval_steps.exclude(status=ApprovalStatus.PENDING).exists()

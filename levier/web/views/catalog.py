@@ -11,7 +11,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 
 from levier.accounts.permissions import Action, require
@@ -25,28 +25,28 @@ from levier.web.views.customers import put_errors, request_actor
 
 
 class ProductForm(forms.Form):
-    code = forms.CharField(label=_lazy("Code"), max_length=30, required=False)
-    label = forms.CharField(label=_lazy("Label"), max_length=200, required=False)
+    code = forms.CharField(label=gettext_lazy("Code"), max_length=30, required=False)
+    label = forms.CharField(label=gettext_lazy("Label"), max_length=200, required=False)
     description = forms.CharField(
-        label=_lazy("Description"), widget=forms.Textarea(attrs={"rows": 3}), required=False
+        label=gettext_lazy("Description"), widget=forms.Textarea(attrs={"rows": 3}), required=False
     )
-    unit = forms.ChoiceField(label=_lazy("Unit"), choices=Unit.choices, initial=Unit.DAY)
-    unit_price = forms.CharField(label=_lazy("Unit price excl. VAT"), max_length=20, required=False)
+    unit = forms.ChoiceField(label=gettext_lazy("Unit"), choices=Unit.choices, initial=Unit.DAY)
+    unit_price = forms.CharField(label=gettext_lazy("Unit price excl. VAT"), max_length=20, required=False)
     vat_rate = forms.ChoiceField(
-        label=_lazy("VAT rate"), choices=VatRate.choices, initial=VatRate.STANDARD
+        label=gettext_lazy("VAT rate"), choices=VatRate.choices, initial=VatRate.STANDARD
     )
     vat_exemption_mention = forms.CharField(
-        label=_lazy("VAT exemption mention (0 % rate)"), max_length=200, required=False
+        label=gettext_lazy("VAT exemption mention (for a zero VAT rate)"), max_length=200, required=False
     )
     revenue_account = forms.CharField(
-        label=_lazy("Revenue account"), max_length=12, initial="706000", required=False
+        label=gettext_lazy("Revenue account"), max_length=12, initial="706000", required=False
     )
     default_invoicing_mode = forms.ChoiceField(
-        label=_lazy("Default invoicing mode"),
+        label=gettext_lazy("Default invoicing mode"),
         choices=InvoicingMode.choices,
         initial=InvoicingMode.ON_ORDER,
     )
-    is_active = forms.BooleanField(label=_lazy("Active"), required=False, initial=True)
+    is_active = forms.BooleanField(label=gettext_lazy("Active"), required=False, initial=True)
 
 
 def _initial(product: Product) -> dict[str, Any]:

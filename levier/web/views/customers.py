@@ -21,7 +21,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 
 from levier.accounts.models import User
@@ -64,35 +64,35 @@ def put_errors(form: forms.Form, exc: ValidationFailed) -> None:
 
 class CustomerForm(forms.Form):
     # Identifiers and amounts stay text: the service parses them and names the failed check.
-    name = forms.CharField(label=_lazy("Legal name"), max_length=200, required=False)
-    trade_name = forms.CharField(label=_lazy("Trade name"), max_length=200, required=False)
-    country = forms.CharField(label=_lazy("Country"), max_length=2, initial="FR", required=False)
-    siren = forms.CharField(label=_lazy("SIREN"), max_length=20, required=False)
-    siret = forms.CharField(label=_lazy("SIRET"), max_length=30, required=False)
-    vat_number = forms.CharField(label=_lazy("VAT number"), max_length=30, required=False)
-    address_line1 = forms.CharField(label=_lazy("Billing address"), max_length=200, required=False)
-    address_line2 = forms.CharField(label=_lazy("Address line 2"), max_length=200, required=False)
-    postcode = forms.CharField(label=_lazy("Postcode"), max_length=10, required=False)
-    city = forms.CharField(label=_lazy("City"), max_length=100, required=False)
+    name = forms.CharField(label=gettext_lazy("Legal name"), max_length=200, required=False)
+    trade_name = forms.CharField(label=gettext_lazy("Trade name"), max_length=200, required=False)
+    country = forms.CharField(label=gettext_lazy("Country"), max_length=2, initial="FR", required=False)
+    siren = forms.CharField(label=gettext_lazy("SIREN"), max_length=20, required=False)
+    siret = forms.CharField(label=gettext_lazy("SIRET"), max_length=30, required=False)
+    vat_number = forms.CharField(label=gettext_lazy("VAT number"), max_length=30, required=False)
+    address_line1 = forms.CharField(label=gettext_lazy("Billing address"), max_length=200, required=False)
+    address_line2 = forms.CharField(label=gettext_lazy("Address line 2"), max_length=200, required=False)
+    postcode = forms.CharField(label=gettext_lazy("Postcode"), max_length=10, required=False)
+    city = forms.CharField(label=gettext_lazy("City"), max_length=100, required=False)
     payment_terms_days = forms.CharField(
-        label=_lazy("Payment terms (days)"), max_length=5, initial="30", required=False
+        label=gettext_lazy("Payment terms (days)"), max_length=5, initial="30", required=False
     )
     payment_terms_basis = forms.ChoiceField(
-        label=_lazy("Terms basis"), choices=TermsBasis.choices, initial=TermsBasis.NET
+        label=gettext_lazy("Terms basis"), choices=TermsBasis.choices, initial=TermsBasis.NET
     )
     invoice_channel = forms.ChoiceField(
-        label=_lazy("Invoice channel"), choices=InvoiceChannel.choices, initial=InvoiceChannel.EMAIL
+        label=gettext_lazy("Invoice channel"), choices=InvoiceChannel.choices, initial=InvoiceChannel.EMAIL
     )
-    po_number_required = forms.BooleanField(label=_lazy("PO number required"), required=False)
+    po_number_required = forms.BooleanField(label=gettext_lazy("PO number required"), required=False)
     credit_limit = forms.CharField(
-        label=_lazy("Credit limit (€ excl. VAT)"), max_length=20, required=False
+        label=gettext_lazy("Credit limit (€ excl. VAT)"), max_length=20, required=False
     )
-    is_strategic = forms.BooleanField(label=_lazy("Strategic account"), required=False)
-    iban = forms.CharField(label=_lazy("IBAN"), max_length=50, required=False)
-    bic = forms.CharField(label=_lazy("BIC"), max_length=15, required=False)
-    segment = forms.CharField(label=_lazy("Segment"), max_length=50, required=False)
+    is_strategic = forms.BooleanField(label=gettext_lazy("Strategic account"), required=False)
+    iban = forms.CharField(label=gettext_lazy("IBAN"), max_length=50, required=False)
+    bic = forms.CharField(label=gettext_lazy("BIC"), max_length=15, required=False)
+    segment = forms.CharField(label=gettext_lazy("Segment"), max_length=50, required=False)
     notes = forms.CharField(
-        label=_lazy("Notes"), widget=forms.Textarea(attrs={"rows": 3}), required=False
+        label=gettext_lazy("Notes"), widget=forms.Textarea(attrs={"rows": 3}), required=False
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -111,32 +111,32 @@ class CustomerForm(forms.Form):
 
 
 class ContactForm(forms.Form):
-    first_name = forms.CharField(label=_lazy("First name"), max_length=100, required=False)
-    last_name = forms.CharField(label=_lazy("Last name"), max_length=100, required=False)
-    email = forms.CharField(label=_lazy("Email"), max_length=254, required=False)
-    phone = forms.CharField(label=_lazy("Phone"), max_length=30, required=False)
-    is_purchasing = forms.BooleanField(label=_lazy("Purchasing"), required=False)
-    is_accounts_payable = forms.BooleanField(label=_lazy("Accounts payable"), required=False)
-    is_dunning = forms.BooleanField(label=_lazy("Dunning"), required=False)
+    first_name = forms.CharField(label=gettext_lazy("First name"), max_length=100, required=False)
+    last_name = forms.CharField(label=gettext_lazy("Last name"), max_length=100, required=False)
+    email = forms.CharField(label=gettext_lazy("Email"), max_length=254, required=False)
+    phone = forms.CharField(label=gettext_lazy("Phone"), max_length=30, required=False)
+    is_purchasing = forms.BooleanField(label=gettext_lazy("Purchasing"), required=False)
+    is_accounts_payable = forms.BooleanField(label=gettext_lazy("Accounts payable"), required=False)
+    is_dunning = forms.BooleanField(label=gettext_lazy("Dunning"), required=False)
 
 
 class DeliveryAddressForm(forms.Form):
-    label = forms.CharField(label=_lazy("Label"), max_length=100, required=False)
-    line1 = forms.CharField(label=_lazy("Address"), max_length=200, required=False)
-    line2 = forms.CharField(label=_lazy("Address line 2"), max_length=200, required=False)
-    postcode = forms.CharField(label=_lazy("Postcode"), max_length=10, required=False)
-    city = forms.CharField(label=_lazy("City"), max_length=100, required=False)
-    country = forms.CharField(label=_lazy("Country"), max_length=2, initial="FR", required=False)
-    is_default = forms.BooleanField(label=_lazy("Default address"), required=False)
+    label = forms.CharField(label=gettext_lazy("Label"), max_length=100, required=False)
+    line1 = forms.CharField(label=gettext_lazy("Address"), max_length=200, required=False)
+    line2 = forms.CharField(label=gettext_lazy("Address line 2"), max_length=200, required=False)
+    postcode = forms.CharField(label=gettext_lazy("Postcode"), max_length=10, required=False)
+    city = forms.CharField(label=gettext_lazy("City"), max_length=100, required=False)
+    country = forms.CharField(label=gettext_lazy("Country"), max_length=2, initial="FR", required=False)
+    is_default = forms.BooleanField(label=gettext_lazy("Default address"), required=False)
 
 
 class MergeForm(forms.Form):
-    remove = forms.IntegerField(label=_lazy("Number of the customer to merge into this one"))
-    reason = forms.CharField(label=_lazy("Reason"), max_length=500, required=False)
+    remove = forms.IntegerField(label=gettext_lazy("Number of the customer to merge into this one"))
+    reason = forms.CharField(label=gettext_lazy("Reason"), max_length=500, required=False)
 
 
 class ImportForm(forms.Form):
-    file = forms.FileField(label=_lazy("CSV file"))
+    file = forms.FileField(label=gettext_lazy("CSV file"))
 
 
 def _customer_initial(customer: Customer) -> dict[str, Any]:
