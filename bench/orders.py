@@ -18,6 +18,8 @@ import sys
 import time
 from pathlib import Path
 from statistics import median
+import multiprocessing
+import os
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -29,13 +31,25 @@ CUSTOMERS = 200
 
 
 def main() -> None:
-    args = arguments(__doc__.splitlines()[0], orders=(int, 10_000, "orders in the timed run"))
-    run_each_database(args)
+    args = arguments(
+        __doc__.splitlines()[0],
+        orders=(int, 10_000, "orders in the timed run"),
+        workers=(int, 1, "processes running orders at the same time (users working in parallel)"),
+        jobs=(str, "inline", "inline: jobs run in-process after commit; broker: queued to Redis"),
+    )
+    if run_each_database(args):
+        return
+    if args.jobs == "broker":
+        # The web process of a Celery deployment only queues the confirmation job: measure
+        # the services plus a real enqueue to Redis (no worker consumes it during the run).
+        os.environ["BENCH_CELERY_BROKER_URL"] = os.environ.get(
+            "LEVIER_REDIS_URL", "redis://127.0.0.1:6379/14"
+        )
     with BenchDatabase(args.db, "levier_bench", args.pg_url):
-        bench(args.db, args.orders)
+        bench(args.db, args.orders, args.workers, args.jobs)
 
 
-def bench(db: str, count: int) -> None:
+def bench(db: str, count: int, workers: int = 1, jobs: str = "inline") -> None:
     from django.core import mail
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -120,31 +134,75 @@ def bench(db: str, count: int) -> None:
             }
         return rows
 
+    broker = os.environ.get("BENCH_CELERY_BROKER_URL")
+    if broker:
+        from django.conf import settings
+
+        from levier.celery import app as celery_app
+
+        settings.CELERY_BROKER_URL = broker
+        settings.CELERY_TASK_DEFAULT_QUEUE = f"levier-bench-{os.getpid()}"
+        celery_app.conf.broker_url = broker
+
+    def run_slice(start: int, stop: int) -> None:
+        from django.db import connections
+
+        connections.close_all()  # a forked child must open its own connection
+        with channel(Channel.CLI):
+            for i in range(start, stop):
+                one_order(i)
+
     detail: dict[str, dict[str, list[str]]] = {}
     with channel(Channel.CLI):
         for i in range(WARMUP_ORDERS):
             one_order(i, record=False)
         query_rows = count_queries(Order.objects.count())
         started = time.perf_counter()
-        for i in tqdm(range(count), desc=f"{db}: orders", file=sys.stderr, mininterval=2):
-            one_order(WARMUP_ORDERS + i)
+        if workers <= 1:
+            for i in tqdm(range(count), desc=f"{db}: orders", file=sys.stderr, mininterval=2):
+                one_order(WARMUP_ORDERS + i)
+        else:
+            connection.close()
+            bounds = [WARMUP_ORDERS + count * w // workers for w in range(workers + 1)]
+            ctx = multiprocessing.get_context("fork")
+            procs = [
+                ctx.Process(target=run_slice, args=(bounds[w], bounds[w + 1]))
+                for w in range(workers)
+            ]
+            for proc in procs:
+                proc.start()
+            for proc in procs:
+                proc.join()
+                assert proc.exitcode == 0, f"a bench worker failed ({proc.exitcode})"
         elapsed = time.perf_counter() - started
+        validated = Order.objects.filter(status="validated").count()
+        assert validated == WARMUP_ORDERS + 3 + count, validated
         query_rows += count_queries(Order.objects.count())
+    if broker:
+        import redis
+
+        queue = settings.CELERY_TASK_DEFAULT_QUEUE
+        client = redis.Redis.from_url(broker)
+        queued = client.llen(queue)
+        client.delete(queue)
+        print(f"confirmation jobs queued to Redis during the run: {queued}")
 
     rate = count / elapsed
-    per_service = {k: 1000 * median(v) for k, v in timings.items()}
+    per_service = {k: 1000 * median(v) for k, v in timings.items() if v}
     print(
-        f"\n== orders on {db}: {count} orders of 3 lines in {elapsed:.1f} s = {rate:.0f} orders/s =="
+        f"\n== orders on {db}: {count} orders of 3 lines in {elapsed:.1f} s = {rate:.0f} orders/s "
+        f"({workers} process{'es' if workers > 1 else ''}, jobs {jobs}) =="
     )
-    print(
-        table(
-            ["service", "median ms", "mean ms"],
-            [
-                [k, f"{per_service[k]:.2f}", f"{1000 * sum(v) / len(v):.2f}"]
-                for k, v in timings.items()
-            ],
+    if workers <= 1:
+        print(
+            table(
+                ["service", "median ms", "mean ms"],
+                [
+                    [k, f"{per_service[k]:.2f}", f"{1000 * sum(v) / len(v):.2f}"]
+                    for k, v in timings.items()
+                ],
+            )
         )
-    )
     print()
     print(
         table(
@@ -152,10 +210,12 @@ def bench(db: str, count: int) -> None:
         )
     )
     path = write_result(
-        "orders",
+        f"orders-w{workers}-{jobs}",
         db,
         {
             "orders": count,
+            "workers": workers,
+            "jobs": jobs,
             "seconds": round(elapsed, 2),
             "orders_per_second": round(rate, 1),
             "median_ms": {k: round(v, 3) for k, v in per_service.items()},

@@ -128,6 +128,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "levier.web.middleware.FrenchFirstLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -214,6 +215,12 @@ STATIC_ROOT = DATA_DIR / "static"
 NODE_MODULES = Path(env_str("LEVIER_NODE_MODULES", str(BASE_DIR.parent / "node_modules")))
 STATICFILES_DIRS = [("vendor", NODE_MODULES)] if NODE_MODULES.exists() else []
 MEDIA_ROOT = DATA_DIR / "media"
+# WhiteNoise serves the static files in every mode (no separate web server needed for a
+# small install); with DEBUG off, run `levier collectstatic` after each upgrade for speed,
+# otherwise files are found in the apps and node_modules directly.
+WHITENOISE_USE_FINDERS = True
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns when it is missing
+WHITENOISE_AUTOREFRESH = DEBUG
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
