@@ -13,13 +13,13 @@ in the database and again after the N-order run.
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import random
 import sys
 import time
 from pathlib import Path
 from statistics import median
-import multiprocessing
-import os
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -1,21 +1,31 @@
-"""The permission matrix as Markdown, so docs/roles.md is generated, never out of date."""
+"""The permission matrix as Markdown, so docs/roles.md is generated, never out of date.
+
+The action labels are translatable: the refusal message of `PermissionDenied` shows them in
+the user's language, while docs/roles.md is always generated in English.
+"""
+
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import override
 
 from levier.accounts.choices import Role
 from levier.accounts.permissions import MATRIX, Action
 
-ACTION_LABELS: dict[Action, str] = {
-    Action.VIEW: "See customers, catalog, quotes, orders and their audit trail",
-    Action.MANAGE_CUSTOMER: "Create and edit customers, contacts, delivery addresses",
-    Action.IMPORT_CUSTOMERS: "Import customers from CSV",
-    Action.MERGE_CUSTOMERS: "Merge duplicate customers",
-    Action.MANAGE_CATALOG: "Create and edit catalog products",
-    Action.EDIT_ORDER: "Create quotes and orders, edit drafts, convert quotes (sales: own documents only)",
-    Action.SUBMIT_ORDER: "Submit an order to the validation circuit (sales: own orders only)",
-    Action.APPROVE_AS_ADV: "Decide the ADV check step",
-    Action.APPROVE_AS_COMPTABILITE: "Decide the accounting step (terms, credit limit)",
-    Action.APPROVE_AS_DIRECTION: "Decide the management step (amount, discount)",
-    Action.MANAGE_RULES: "Edit validation rules and procedure sheets",
-    Action.MANAGE_USERS: "Manage users and their roles",
+ACTION_LABELS: dict[Action, Promise] = {
+    Action.VIEW: _("See customers, catalog, quotes, orders and their audit trail"),
+    Action.MANAGE_CUSTOMER: _("Create and edit customers, contacts, delivery addresses"),
+    Action.IMPORT_CUSTOMERS: _("Import customers from CSV"),
+    Action.MERGE_CUSTOMERS: _("Merge duplicate customers"),
+    Action.MANAGE_CATALOG: _("Create and edit catalog products"),
+    Action.EDIT_ORDER: _(
+        "Create quotes and orders, edit drafts, convert quotes (sales: own documents only)"
+    ),
+    Action.SUBMIT_ORDER: _("Submit an order to the validation circuit (sales: own orders only)"),
+    Action.APPROVE_AS_ADV: _("Decide the ADV check step"),
+    Action.APPROVE_AS_COMPTABILITE: _("Decide the accounting step (terms, credit limit)"),
+    Action.APPROVE_AS_DIRECTION: _("Decide the management step (amount, discount)"),
+    Action.MANAGE_RULES: _("Edit validation rules and procedure sheets"),
+    Action.MANAGE_USERS: _("Manage users and their roles"),
 }
 
 ROLE_COLUMNS = [
@@ -29,6 +39,11 @@ ROLE_COLUMNS = [
 
 
 def matrix_markdown() -> str:
+    with override("en"):
+        return _matrix_markdown()
+
+
+def _matrix_markdown() -> str:
     header = "| Action | " + " | ".join(label for _, label in ROLE_COLUMNS) + " |"
     rule = "|---|" + "---|" * len(ROLE_COLUMNS)
     rows = [

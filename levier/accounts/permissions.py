@@ -8,6 +8,8 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from django.utils.translation import gettext
+
 from levier.accounts.choices import Role
 
 if TYPE_CHECKING:
@@ -61,12 +63,48 @@ APPROVAL_ACTION: dict[Role, Action] = {
 
 
 class PermissionDenied(Exception):
-    """The actor's role does not allow this action (HTTP 403 in the web layer)."""
+    """The actor's role does not allow this action (HTTP 403 in the web layer).
+
+    The message is in the active language and names the role and what it may not do, e.g.
+    « Le rôle ADV ne permet pas : modifier les règles de validation … (utilisateur t_adv) ».
+    `action` keeps the machine-readable Action.
+    """
 
     def __init__(self, actor: User | None, action: Action) -> None:
         self.action = action
-        who = f"{actor.username} ({actor.role})" if actor is not None else "anonymous"
-        super().__init__(f"{who} may not {action.value}")
+        self.actor = actor
+        super().__init__(denial_message(actor, action))
+
+
+def action_label(action: Action) -> str:
+    """What the action lets one do, in the active language, starting lowercase."""
+    from levier.accounts.docs import ACTION_LABELS  # docs imports this module
+
+    text = str(ACTION_LABELS[action])
+    return text[:1].lower() + text[1:]
+
+
+def role_label(role: str) -> str:
+    """The short role name users know (ADV, Comptabilité…), as on the roles page."""
+    from levier.accounts.docs import ROLE_COLUMNS
+
+    return next((str(label) for r, label in ROLE_COLUMNS if r == role), role)
+
+
+def denial_message(actor: User | None, action: Action) -> str:
+    what = action_label(action)
+    if actor is None:
+        return gettext("Sign in first: not allowed to %(action)s") % {"action": what}
+    if not actor.is_active:
+        return gettext("The account %(user)s is deactivated: not allowed to %(action)s") % {
+            "user": actor.username,
+            "action": what,
+        }
+    return gettext("The %(role)s role does not allow: %(action)s (user %(user)s)") % {
+        "role": role_label(actor.role),
+        "action": what,
+        "user": actor.username,
+    }
 
 
 def can(actor: User | None, action: Action) -> bool:

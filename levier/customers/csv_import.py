@@ -3,6 +3,8 @@
 Files come from spreadsheets, so they are UTF-8 (with or without BOM) or Windows-1252, use
 `;` (French Excel) or `,`, and write decimals with a comma. Every problem is reported with
 its line and column so the user can fix the file; nothing here raises on bad input.
+Messages are in the language active during the import (the request's); column names stay
+the CSV's own, since they are what the user has to find in the file.
 The columns are documented in docs/customers-import.md.
 """
 
@@ -14,10 +16,11 @@ from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 
 from django.db import transaction
+from django.utils.translation import gettext
 
 from levier.audit.choices import Verb
 from levier.audit.services import record_event, snapshot
-from levier.customers.matching import find_duplicates
+from levier.customers.matching import CERTAINTY_LABELS, find_duplicates
 from levier.customers.models import Contact, Customer
 from levier.customers.validation import clean_contact, clean_customer
 from levier.lib.errors import ValidationFailed
@@ -60,8 +63,10 @@ class RowProblem:
     message: str
 
     def __str__(self) -> str:
-        where = f"line {self.line}, column {self.column}" if self.column else f"line {self.line}"
-        return f"{where}: {self.message}"
+        values = {"line": self.line, "column": self.column, "problem": self.message}
+        if self.column:
+            return gettext("line %(line)s, column %(column)s: %(problem)s") % values
+        return gettext("line %(line)s: %(problem)s") % values
 
 
 @dataclass
@@ -142,19 +147,21 @@ def parse(file: IO[bytes] | bytes, report: ImportReport) -> list[_Row]:
     """Decode and split the file into rows; header and encoding problems go to `report`."""
     raw = _read_bytes(file)
     if len(raw) > MAX_BYTES:
-        report.file_errors.append(f"file: larger than {MAX_BYTES // (1024 * 1024)} MB")
+        report.file_errors.append(
+            gettext("file: larger than %(size)s MB") % {"size": MAX_BYTES // (1024 * 1024)}
+        )
         return []
     try:
         text, report.encoding = decode(raw)
     except UnicodeDecodeError:
-        report.file_errors.append("file: encoding is neither UTF-8 nor Windows-1252")
+        report.file_errors.append(gettext("file: encoding is neither UTF-8 nor Windows-1252"))
         return []
     if "\x00" in text:
-        report.file_errors.append("file: contains NUL bytes, not a CSV text file")
+        report.file_errors.append(gettext("file: contains NUL bytes, not a CSV text file"))
         return []
     first_line = text.split("\n", 1)[0]
     if not first_line.strip():
-        report.file_errors.append("file: empty, or the first line (the header) is blank")
+        report.file_errors.append(gettext("file: empty, or the first line (the header) is blank"))
         return []
     report.delimiter = sniff_delimiter(first_line)
     try:
@@ -163,16 +170,20 @@ def parse(file: IO[bytes] | bytes, report: ImportReport) -> list[_Row]:
         unknown = [h for h in header if h not in COLUMNS]
         if unknown:
             report.file_errors.append(
-                "header: unknown column(s) "
-                + ", ".join(repr(h) for h in unknown)
-                + f"; expected columns are {', '.join(COLUMNS)}"
+                gettext("header: unknown column(s) %(unknown)s; expected columns are %(expected)s")
+                % {"unknown": ", ".join(repr(h) for h in unknown), "expected": ", ".join(COLUMNS)}
             )
         missing = [h for h in REQUIRED_COLUMNS if h not in header]
         if missing:
-            report.file_errors.append("header: missing required column(s) " + ", ".join(missing))
+            report.file_errors.append(
+                gettext("header: missing required column(s) %(columns)s")
+                % {"columns": ", ".join(missing)}
+            )
         repeated = sorted({h for h in header if header.count(h) > 1})
         if repeated:
-            report.file_errors.append("header: repeated column(s) " + ", ".join(repeated))
+            report.file_errors.append(
+                gettext("header: repeated column(s) %(columns)s") % {"columns": ", ".join(repeated)}
+            )
         if report.file_errors:
             return []
         rows: list[_Row] = []
@@ -182,11 +193,18 @@ def parse(file: IO[bytes] | bytes, report: ImportReport) -> list[_Row]:
             line = reader.line_num
             report.rows += 1
             if report.rows > MAX_ROWS:
-                report.file_errors.append(f"file: more than {MAX_ROWS} rows; split it")
+                report.file_errors.append(
+                    gettext("file: more than %(max)s rows; split it") % {"max": MAX_ROWS}
+                )
                 return []
             if len(values) != len(header):
                 report.problems.append(
-                    RowProblem(line, "", f"{len(values)} values for {len(header)} columns")
+                    RowProblem(
+                        line,
+                        "",
+                        gettext("%(values)s values for %(columns)s columns")
+                        % {"values": len(values), "columns": len(header)},
+                    )
                 )
                 continue
             record = dict(zip(header, (v.strip() for v in values), strict=True))
@@ -195,7 +213,7 @@ def parse(file: IO[bytes] | bytes, report: ImportReport) -> list[_Row]:
             contact = contact_values if any(contact_values.values()) else None
             rows.append(_Row(line, customer, contact))
     except csv.Error as exc:
-        report.file_errors.append(f"file: not readable as CSV ({exc})")
+        report.file_errors.append(gettext("file: not readable as CSV (%(error)s)") % {"error": exc})
         return []
     return rows
 
@@ -240,11 +258,20 @@ def _duplicates(
     values = row.customer
     siren, key = values["siren"], (values["search_name"], values["postcode"])
     if siren and siren in seen_siren:
-        return [RowProblem(row.line, "siren", f"duplicate: same SIREN as line {seen_siren[siren]}")]
+        return [
+            RowProblem(
+                row.line,
+                "siren",
+                gettext("duplicate: same SIREN as line %(line)s") % {"line": seen_siren[siren]},
+            )
+        ]
     if key[0] and key[1] and key in seen_name:
         return [
             RowProblem(
-                row.line, "name", f"duplicate: same name and postcode as line {seen_name[key]}"
+                row.line,
+                "name",
+                gettext("duplicate: same name and postcode as line %(line)s")
+                % {"line": seen_name[key]},
             )
         ]
     if siren:
@@ -257,8 +284,15 @@ def _duplicates(
             RowProblem(
                 row.line,
                 column,
-                f"duplicate of existing customer #{cand.customer.pk} {cand.customer.name} "
-                f"({cand.certainty}: {cand.reason})",
+                gettext(
+                    "duplicate of existing customer #%(id)s %(name)s (%(certainty)s: %(reason)s)"
+                )
+                % {
+                    "id": cand.customer.pk,
+                    "name": cand.customer.name,
+                    "certainty": CERTAINTY_LABELS[cand.certainty],
+                    "reason": cand.reason,
+                },
             )
         )
     return problems

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from django.utils.translation import gettext, pgettext_lazy
 from rapidfuzz import fuzz
 
 from levier.customers.models import Customer
@@ -64,11 +65,17 @@ class Certainty(StrEnum):
     PROBABLE = "probable"  # similar name in the same postcode: a person should look
 
 
+CERTAINTY_LABELS = {
+    Certainty.CERTAIN: pgettext_lazy("duplicate", "certain"),
+    Certainty.PROBABLE: pgettext_lazy("duplicate", "probable"),
+}
+
+
 @dataclass(frozen=True)
 class DuplicateCandidate:
     customer: Customer
     certainty: Certainty
-    reason: str
+    reason: str  # in the language active when it was found
     score: float  # 100 for a SIREN match, the name similarity otherwise
 
 
@@ -92,7 +99,10 @@ def find_duplicates(
     if len(siren) == 9:
         for customer in base.filter(siren=siren).order_by("pk")[:50]:
             found[customer.pk] = DuplicateCandidate(
-                customer, Certainty.CERTAIN, f"same SIREN {siren}", 100.0
+                customer,
+                Certainty.CERTAIN,
+                gettext("same SIREN %(siren)s") % {"siren": siren},
+                100.0,
             )
     if postcode and wanted:
         rows = (
@@ -113,7 +123,8 @@ def find_duplicates(
                 found[customer.pk] = DuplicateCandidate(
                     customer,
                     Certainty.PROBABLE,
-                    f"similar name ({score:.0f} %) with the same postcode {postcode}",
+                    gettext("similar name (%(score)s %%) with the same postcode %(postcode)s")
+                    % {"score": f"{score:.0f}", "postcode": postcode},
                     float(score),
                 )
     return sorted(found.values(), key=lambda c: (c.certainty != Certainty.CERTAIN, -c.score))

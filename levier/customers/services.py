@@ -11,13 +11,25 @@ from typing import IO, TYPE_CHECKING, Any
 
 from django.apps import apps
 from django.db import transaction
+from django.utils.translation import gettext
 
 from levier.accounts.permissions import Action, require
 from levier.audit.choices import Verb
 from levier.audit.services import diff, record_event, snapshot
-from levier.customers.matching import Certainty, DuplicateCandidate, find_duplicates
+from levier.customers.matching import (
+    CERTAINTY_LABELS,
+    Certainty,
+    DuplicateCandidate,
+    find_duplicates,
+)
 from levier.customers.models import Contact, Customer, DeliveryAddress
-from levier.customers.validation import clean_contact, clean_customer, clean_delivery_address
+from levier.customers.validation import (
+    LIST_SEPARATOR,
+    clean_contact,
+    clean_customer,
+    clean_delivery_address,
+    label_of,
+)
 from levier.lib.errors import NotAllowed, StaleVersion, ValidationFailed
 
 if TYPE_CHECKING:
@@ -48,11 +60,28 @@ class DuplicatesFound(ValidationFailed):
 
     def __init__(self, candidates: list[DuplicateCandidate]) -> None:
         lines = [
-            f"#{c.customer.pk} {c.customer.name} ({c.certainty}: {c.reason})" for c in candidates
+            gettext("#%(id)s %(name)s (%(certainty)s: %(reason)s)")
+            % {
+                "id": c.customer.pk,
+                "name": c.customer.name,
+                "certainty": CERTAINTY_LABELS[c.certainty],
+                "reason": c.reason,
+            }
+            for c in candidates
         ]
         field = "siren" if any(c.certainty == Certainty.CERTAIN for c in candidates) else "name"
-        message = "possible duplicate of " + "; ".join(lines)
-        super().__init__(f"Customer: {message}", errors={field: [f"{field}: {message}"]})
+        message = gettext("possible duplicate of %(candidates)s") % {
+            "candidates": str(LIST_SEPARATOR).join(lines)
+        }
+        super().__init__(
+            gettext("Customer: %(problem)s") % {"problem": message},
+            errors={
+                field: [
+                    gettext("%(field)s: %(problem)s")
+                    % {"field": label_of(Customer, field), "problem": message}
+                ]
+            },
+        )
         self.candidates = candidates
 
 
@@ -89,13 +118,19 @@ def update_customer(
         locked = Customer.objects.select_for_update().get(pk=customer.pk)
         if locked.version != int(expected_version):
             raise StaleVersion(
-                f"Customer {locked.name} was changed by someone else (version {locked.version}, "
-                f"your form had version {expected_version}): reload it and apply your change again",
-                errors={"__all__": ["version: the customer was changed since you opened it"]},
+                gettext(
+                    "Customer %(name)s was changed by someone else (version %(version)s, "
+                    "your form had version %(expected)s): reload it and apply your change again"
+                )
+                % {"name": locked.name, "version": locked.version, "expected": expected_version},
+                errors={
+                    "__all__": [gettext("version: the customer was changed since you opened it")]
+                },
             )
         if not locked.is_active:
             raise NotAllowed(
-                f"Customer {locked.name} is inactive (merged); edit the one it was merged into"
+                gettext("Customer %(name)s is inactive (merged); edit the one it was merged into")
+                % {"name": locked.name}
             )
         before = snapshot(locked)
         current = {key: getattr(locked, key) for key in before}
@@ -189,12 +224,13 @@ def merge_customers(
     reason = (reason or "").strip()
     if not reason:
         raise ValidationFailed(
-            "Merge: a reason is required", errors={"reason": ["reason: required"]}
+            gettext("Merge: a reason is required"),
+            errors={"reason": [gettext("reason: required")]},
         )
     if keep.pk == remove.pk:
         raise ValidationFailed(
-            "Merge: a customer cannot be merged into itself",
-            errors={"remove": ["customer to remove: same as the one to keep"]},
+            gettext("Merge: a customer cannot be merged into itself"),
+            errors={"remove": [gettext("customer to remove: same as the one to keep")]},
         )
     Order = apps.get_model("sales", "Order")
     Quote = apps.get_model("sales", "Quote")
@@ -209,7 +245,10 @@ def merge_customers(
         kept, removed = locked[keep.pk], locked[remove.pk]
         for customer in (kept, removed):
             if not customer.is_active:
-                raise NotAllowed(f"Merge: customer {customer.name} is inactive (already merged?)")
+                raise NotAllowed(
+                    gettext("Merge: customer %(name)s is inactive (already merged?)")
+                    % {"name": customer.name}
+                )
         moved = {
             "contacts": Contact.objects.filter(customer=removed).update(customer=kept),
             "delivery_addresses": DeliveryAddress.objects.filter(customer=removed).update(

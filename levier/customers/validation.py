@@ -3,7 +3,8 @@
 Input comes from forms, the CSV import and tests, so every value may be a string: each
 `clean_*` function parses it, collects one message per field naming the field and the check
 that failed, and raises a single `ValidationFailed` with all of them, so the user fixes
-everything in one round instead of one error at a time.
+everything in one round instead of one error at a time. Messages are built in the active
+language (the request's); the `errors` keys stay the model field names.
 """
 
 from __future__ import annotations
@@ -14,12 +15,17 @@ from decimal import Decimal
 from typing import Any
 
 from babel import Locale
-from django.core.exceptions import ValidationError
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.core.validators import validate_email
+from django.db import models
+from django.utils.functional import Promise
+from django.utils.translation import gettext, pgettext_lazy
+from django.utils.translation import gettext_lazy as _
 from stdnum.eu.vat import MEMBER_STATES
 
 from levier.customers.choices import InvoiceChannel, TermsBasis
 from levier.customers.matching import normalize_name
+from levier.customers.models import Contact, Customer, DeliveryAddress
 from levier.lib import identifiers
 from levier.lib.errors import ValidationFailed
 from levier.lib.money import MoneyError, to_decimal
@@ -50,7 +56,19 @@ TEXT_LIMITS = {
 }
 
 
-def parse_bool(value: Any, field: str, errors: Errors) -> bool:
+# Between the messages of a one-line summary: "; " in English, " ; " in French.
+LIST_SEPARATOR = pgettext_lazy("list separator", "; ")
+
+
+def label_of(model: type[models.Model], field: str) -> str:
+    """The field's verbose name in the active language (the raw name if it is no field)."""
+    try:
+        return str(model._meta.get_field(field).verbose_name)
+    except FieldDoesNotExist:
+        return field
+
+
+def parse_bool(value: Any, field: str, errors: Errors, label: str | Promise | None = None) -> bool:
     if isinstance(value, bool):
         return value
     text = str(value if value is not None else "").strip().lower()
@@ -58,7 +76,8 @@ def parse_bool(value: Any, field: str, errors: Errors) -> bool:
         return True
     if text not in _FALSE:
         errors.setdefault(field, []).append(
-            f"{field}: {value!r} is not yes/no (use 1/0, yes/no, oui/non)"
+            gettext("%(field)s: “%(value)s” is not yes/no (use 1/0, yes/no, oui/non)")
+            % {"field": label or field, "value": value}
         )
     return False
 
@@ -72,10 +91,45 @@ def _add(errors: Errors, field: str, message: str) -> None:
     errors.setdefault(field, []).append(message)
 
 
-def _raise_if(errors: Errors, what: str) -> None:
+def _required(errors: Errors, field: str, label: str | Promise) -> None:
+    _add(errors, field, gettext("%(field)s: required") % {"field": label})
+
+
+def _too_long(errors: Errors, field: str, label: str | Promise, limit: int) -> None:
+    _add(
+        errors,
+        field,
+        gettext("%(field)s: longer than %(limit)s characters") % {"field": label, "limit": limit},
+    )
+
+
+def _not_a_country(errors: Errors, country: str) -> None:
+    _add(
+        errors,
+        "country",
+        gettext("%(field)s: “%(value)s” is not an ISO 3166 two-letter code")
+        % {"field": gettext("country"), "value": country},
+    )
+
+
+def _not_one_of(errors: Errors, field: str, label: str | Promise, value: str, allowed: Any) -> None:
+    _add(
+        errors,
+        field,
+        gettext("%(field)s: “%(value)s” is not one of %(allowed)s")
+        % {"field": label, "value": value, "allowed": ", ".join(allowed)},
+    )
+
+
+def summary(errors: Errors) -> str:
+    """All the messages on one line, for the exception's own message."""
+    return str(LIST_SEPARATOR).join(m for msgs in errors.values() for m in msgs)
+
+
+def _raise_if(errors: Errors, what: Promise) -> None:
+    """`what` is a lazy message with a %(summary)s placeholder, e.g. "Customer is invalid: …"."""
     if errors:
-        summary = "; ".join(m for msgs in errors.values() for m in msgs)
-        raise ValidationFailed(f"{what} is invalid: {summary}", errors=errors)
+        raise ValidationFailed(str(what) % {"summary": summary(errors)}, errors=errors)
 
 
 def clean_customer(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -90,16 +144,16 @@ def clean_customer(data: Mapping[str, Any]) -> dict[str, Any]:
     for field, limit in TEXT_LIMITS.items():
         value = _text(data, field)
         if len(value) > limit:
-            _add(errors, field, f"{field}: longer than {limit} characters")
+            _too_long(errors, field, label_of(Customer, field), limit)
         out[field] = value
     if not out["name"]:
-        _add(errors, "name", "legal name: required")
+        _required(errors, "name", label_of(Customer, "name"))
     out["search_name"] = normalize_name(out["name"])
     out["notes"] = _text(data, "notes")
 
     country = (_text(data, "country") or "FR").upper()
     if country not in COUNTRIES:
-        _add(errors, "country", f"country: {country!r} is not an ISO 3166 two-letter code")
+        _not_a_country(errors, country)
     out["country"] = country
 
     _clean_identity(data, out, errors)
@@ -107,16 +161,16 @@ def clean_customer(data: Mapping[str, Any]) -> dict[str, Any]:
 
     channel = _text(data, "invoice_channel") or InvoiceChannel.EMAIL.value
     if channel not in InvoiceChannel.values:
-        _add(
+        _not_one_of(
             errors,
             "invoice_channel",
-            f"invoice channel: {channel!r} is not one of {', '.join(InvoiceChannel.values)}",
+            label_of(Customer, "invoice_channel"),
+            channel,
+            InvoiceChannel.values,
         )
     out["invoice_channel"] = channel
-    out["po_number_required"] = parse_bool(
-        data.get("po_number_required"), "po_number_required", errors
-    )
-    out["is_strategic"] = parse_bool(data.get("is_strategic"), "is_strategic", errors)
+    for flag in ("po_number_required", "is_strategic"):
+        out[flag] = parse_bool(data.get(flag), flag, errors, label_of(Customer, flag))
     out["credit_limit"] = _clean_credit_limit(data.get("credit_limit"), errors)
 
     iban = _text(data, "iban")
@@ -135,7 +189,7 @@ def clean_customer(data: Mapping[str, Any]) -> dict[str, Any]:
 
     if "account_manager" in data:
         out["account_manager"] = data["account_manager"] or None
-    _raise_if(errors, "Customer")
+    _raise_if(errors, _("Customer is invalid: %(summary)s"))
     return out
 
 
@@ -145,7 +199,7 @@ def _clean_identity(data: Mapping[str, Any], out: dict[str, Any], errors: Errors
     out["siren"] = out["siret"] = out["vat_number"] = ""
     if country == "FR":
         if not siren:
-            _add(errors, "siren", "SIREN: required for a French customer")
+            _add(errors, "siren", gettext("SIREN: required for a French customer"))
         else:
             try:
                 out["siren"] = identifiers.clean_siren(siren)
@@ -163,7 +217,7 @@ def _clean_identity(data: Mapping[str, Any], out: dict[str, Any], errors: Errors
                     _add(
                         errors,
                         "vat_number",
-                        "VAT number: a French customer's number starts with FR",
+                        gettext("VAT number: a French customer's number starts with FR"),
                     )
                 elif out["siren"]:
                     identifiers.check_vat_matches_siren(out["vat_number"], out["siren"])
@@ -175,10 +229,19 @@ def _clean_identity(data: Mapping[str, Any], out: dict[str, Any], errors: Errors
     # Outside France SIREN/SIRET do not exist; refuse them rather than store nonsense.
     for field, value in (("siren", siren), ("siret", siret)):
         if value:
-            _add(errors, field, f"{field.upper()}: only French customers have one")
+            _add(
+                errors,
+                field,
+                gettext("%(field)s: only French customers have one")
+                % {"field": label_of(Customer, field)},
+            )
     if country in EU_COUNTRIES:
         if not vat:
-            _add(errors, "vat_number", "VAT number: required for a customer in another EU country")
+            _add(
+                errors,
+                "vat_number",
+                gettext("VAT number: required for a customer in another EU country"),
+            )
             return
         try:
             out["vat_number"] = identifiers.clean_vat(vat)
@@ -190,7 +253,8 @@ def _clean_identity(data: Mapping[str, Any], out: dict[str, Any], errors: Errors
             _add(
                 errors,
                 "vat_number",
-                f"VAT number: country prefix is not {prefix} (country {country})",
+                gettext("VAT number: country prefix is not %(prefix)s (country %(country)s)")
+                % {"prefix": prefix, "country": country},
             )
     else:
         out["vat_number"] = re.sub(r"\s", "", vat).upper()[:20]
@@ -206,37 +270,49 @@ def _clean_terms(data: Mapping[str, Any], out: dict[str, Any], errors: Errors) -
             _add(
                 errors,
                 "payment_terms_days",
-                f"payment terms: {raw_days!r} is not a whole number of days",
+                gettext("payment terms: “%(value)s” is not a whole number of days")
+                % {"value": raw_days},
             )
     basis = _text(data, "payment_terms_basis") or TermsBasis.NET.value
     if basis not in TermsBasis.values:
-        _add(
+        _not_one_of(
             errors,
             "payment_terms_basis",
-            f"payment terms basis: {basis!r} is not one of {', '.join(TermsBasis.values)}",
+            label_of(Customer, "payment_terms_basis"),
+            basis,
+            TermsBasis.values,
         )
         basis = TermsBasis.NET.value
     try:
         PaymentTerms(days, LibTermsBasis(basis)).check_legal()
     except PaymentTermsError as exc:
-        _add(errors, "payment_terms_days", f"payment terms: {exc}")
+        _add(errors, "payment_terms_days", gettext("payment terms: %(problem)s") % {"problem": exc})
     out["payment_terms_days"], out["payment_terms_basis"] = days, basis
 
 
 def _clean_credit_limit(value: Any, errors: Errors) -> Decimal | None:
     if value is None or str(value).strip() == "":
         return None
+    label = label_of(Customer, "credit_limit")
     try:
         amount = to_decimal(value)
     except MoneyError as exc:
-        _add(errors, "credit_limit", f"credit limit: {exc}")
+        _add(
+            errors,
+            "credit_limit",
+            gettext("%(field)s: %(problem)s") % {"field": label, "problem": exc},
+        )
         return None
     if amount < 0:
-        _add(errors, "credit_limit", "credit limit: cannot be negative")
+        _add(errors, "credit_limit", gettext("%(field)s: cannot be negative") % {"field": label})
     elif amount.as_tuple().exponent < -2:  # type: ignore[operator]
-        _add(errors, "credit_limit", "credit limit: more than 2 decimals")
+        _add(
+            errors,
+            "credit_limit",
+            gettext("%(field)s: more than %(places)s decimals") % {"field": label, "places": 2},
+        )
     elif amount >= Decimal("1e12"):
-        _add(errors, "credit_limit", "credit limit: too large")
+        _add(errors, "credit_limit", gettext("%(field)s: too large") % {"field": label})
     return amount.quantize(Decimal("0.01")) if not errors.get("credit_limit") else amount
 
 
@@ -249,20 +325,30 @@ def clean_contact(data: Mapping[str, Any]) -> dict[str, Any]:
         "phone": _text(data, "phone"),
     }
     if not out["last_name"]:
-        _add(errors, "last_name", "last name: required")
+        _required(errors, "last_name", label_of(Contact, "last_name"))
     for field, limit in (("first_name", 100), ("last_name", 100), ("phone", 30), ("email", 254)):
         if len(out[field]) > limit:
-            _add(errors, field, f"{field}: longer than {limit} characters")
+            _too_long(errors, field, label_of(Contact, field), limit)
     if out["email"]:
         try:
             validate_email(out["email"])
         except ValidationError:
-            _add(errors, "email", f"email: {out['email']!r} is not a valid address")
+            _add(
+                errors,
+                "email",
+                gettext("%(field)s: “%(value)s” is not a valid address")
+                % {"field": label_of(Contact, "email"), "value": out["email"]},
+            )
     if out["phone"] and not re.fullmatch(r"\+?[0-9 .()-]{6,30}", out["phone"]):
-        _add(errors, "phone", "phone: digits, spaces, dots, dashes and a leading + only")
+        _add(
+            errors,
+            "phone",
+            gettext("%(field)s: digits, spaces, dots, dashes and a leading + only")
+            % {"field": label_of(Contact, "phone")},
+        )
     for flag in ("is_purchasing", "is_accounts_payable", "is_dunning"):
-        out[flag] = parse_bool(data.get(flag), flag, errors)
-    _raise_if(errors, "Contact")
+        out[flag] = parse_bool(data.get(flag), flag, errors, label_of(Contact, flag))
+    _raise_if(errors, _("Contact is invalid: %(summary)s"))
     return out
 
 
@@ -271,14 +357,9 @@ def clean_delivery_address(data: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {
         field: _text(data, field) for field in ("label", "line1", "line2", "postcode", "city")
     }
-    for field, label in (
-        ("label", "label"),
-        ("line1", "address"),
-        ("postcode", "postcode"),
-        ("city", "city"),
-    ):
+    for field in ("label", "line1", "postcode", "city"):
         if not out[field]:
-            _add(errors, field, f"{label}: required")
+            _required(errors, field, label_of(DeliveryAddress, field))
     for field, limit in (
         ("label", 100),
         ("line1", 200),
@@ -287,15 +368,22 @@ def clean_delivery_address(data: Mapping[str, Any]) -> dict[str, Any]:
         ("city", 100),
     ):
         if len(out[field]) > limit:
-            _add(errors, field, f"{field}: longer than {limit} characters")
+            _too_long(errors, field, label_of(DeliveryAddress, field), limit)
     country = (_text(data, "country") or "FR").upper()
     if country not in COUNTRIES:
-        _add(errors, "country", f"country: {country!r} is not an ISO 3166 two-letter code")
+        _not_a_country(errors, country)
     if country == "FR" and out["postcode"] and not re.fullmatch(r"\d{5}", out["postcode"]):
-        _add(errors, "postcode", "postcode: a French postcode has 5 digits")
+        _add(
+            errors,
+            "postcode",
+            gettext("%(field)s: a French postcode has 5 digits")
+            % {"field": label_of(DeliveryAddress, "postcode")},
+        )
     out["country"] = country
-    out["is_default"] = parse_bool(data.get("is_default"), "is_default", errors)
-    _raise_if(errors, "Delivery address")
+    out["is_default"] = parse_bool(
+        data.get("is_default"), "is_default", errors, label_of(DeliveryAddress, "is_default")
+    )
+    _raise_if(errors, _("Delivery address is invalid: %(summary)s"))
     return out
 
 
@@ -324,7 +412,7 @@ def check_field(field: str, value: str, context: Mapping[str, Any]) -> str:
         elif field == "bic":
             identifiers.clean_bic(value)
         else:
-            return f"{field}: no live check for this field"
+            return gettext("%(field)s: no live check for this field") % {"field": field}
     except identifiers.IdentifierError as exc:
         return str(exc)
     return ""

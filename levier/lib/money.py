@@ -18,6 +18,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
+from django.utils.translation import gettext
+
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
 HUNDRED = Decimal("100")
@@ -38,9 +40,9 @@ def to_decimal(value: object) -> Decimal:
         try:
             result = Decimal(text)
         except InvalidOperation:
-            raise MoneyError(f"{value!r} is not a number") from None
+            raise MoneyError(gettext("“%(value)s” is not a number") % {"value": value}) from None
     if not result.is_finite():
-        raise MoneyError(f"{value!r} is not a finite number")
+        raise MoneyError(gettext("“%(value)s” is not a finite number") % {"value": value})
     return result
 
 

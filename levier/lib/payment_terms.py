@@ -17,6 +17,8 @@ import datetime as dt
 from dataclasses import dataclass
 from enum import StrEnum
 
+from django.utils.translation import gettext
+
 LEGAL_MAX_NET_DAYS = 60
 LEGAL_MAX_END_OF_MONTH_DAYS = 45
 DEFAULT_DAYS = 30
@@ -45,14 +47,22 @@ class PaymentTerms:
         return LEGAL_MAX_NET_DAYS if self.basis == TermsBasis.NET else LEGAL_MAX_END_OF_MONTH_DAYS
 
     def check_legal(self) -> None:
+        """Raise PaymentTermsError, in the active language, when the law forbids these terms."""
         if self.days < 0:
-            raise PaymentTermsError("payment terms cannot be negative")
+            raise PaymentTermsError(gettext("payment terms cannot be negative"))
         if self.days > self.legal_cap():
-            label = "days net" if self.basis == TermsBasis.NET else "days end of month"
-            raise PaymentTermsError(
-                f"{self.days} {label} exceeds the legal maximum of {self.legal_cap()} {label} "
-                "(C. com. L441-10)"
-            )
+            values = {"days": self.days, "cap": self.legal_cap()}
+            if self.basis == TermsBasis.NET:
+                message = gettext(
+                    "%(days)s days net exceeds the legal maximum of %(cap)s days net "
+                    "(C. com. L441-10)"
+                )
+            else:
+                message = gettext(
+                    "%(days)s days end of month exceeds the legal maximum of %(cap)s days "
+                    "end of month (C. com. L441-10)"
+                )
+            raise PaymentTermsError(message % values)
 
     def is_longer_than(self, other: PaymentTerms, ref: dt.date | None = None) -> bool:
         """Compare by the due date each gives for the same invoice date."""

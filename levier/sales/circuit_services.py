@@ -6,6 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
+from django.utils.translation import gettext
 
 from levier.accounts.choices import Role
 from levier.accounts.models import User
@@ -25,14 +26,18 @@ def _clean_rule(data: dict[str, Any]) -> dict[str, Any]:
     errors: dict[str, list[str]] = {}
     name = str(data.get("name", "")).strip()
     if not name:
-        errors["name"] = ["name: required"]
+        errors["name"] = [gettext("%(field)s: required") % {"field": gettext("name")}]
     kind = data.get("kind")
     if kind not in RuleKind.values:
-        errors["kind"] = [f"condition: unknown value {kind!r}"]
+        errors["kind"] = [
+            gettext("%(field)s: unknown value “%(value)s”")
+            % {"field": gettext("condition"), "value": kind}
+        ]
     role = data.get("approver_role")
     if role not in [r.value for r in APPROVER_ROLES]:
         errors["approver_role"] = [
-            f"approver role: must be ADV, Comptabilité or Direction, not {role!r}"
+            gettext("approver role: must be ADV, Comptabilité or Direction, not “%(value)s”")
+            % {"value": role}
         ]
     threshold: Decimal | None = None
     raw = data.get("threshold")
@@ -41,13 +46,18 @@ def _clean_rule(data: dict[str, Any]) -> dict[str, Any]:
             threshold = to_decimal(raw if raw is not None else "")
         except MoneyError:
             errors["threshold"] = [
-                f"threshold: {raw!r} is not a number (required for this condition)"
+                gettext("threshold: “%(value)s” is not a number (required for this condition)")
+                % {"value": "" if raw is None else raw}
             ]
         else:
             if threshold < 0:
-                errors["threshold"] = ["threshold: cannot be negative"]
+                errors["threshold"] = [
+                    gettext("%(field)s: cannot be negative") % {"field": gettext("threshold")}
+                ]
             elif kind == RuleKind.DISCOUNT_OVER and threshold > 100:
-                errors["threshold"] = ["threshold: a discount is at most 100 %"]
+                errors["threshold"] = [
+                    gettext("threshold: a discount is at most %(max)s %%") % {"max": 100}
+                ]
     if errors:
         raise ValidationFailed(next(iter(errors.values()))[0], errors=errors)
     return {
@@ -88,12 +98,16 @@ def update_rule(*, actor: User, rule: ApprovalRule, data: dict[str, Any]) -> App
 def update_procedure_sheet(*, actor: User, role: str, title: str, checklist: str) -> ProcedureSheet:
     require(actor, Action.MANAGE_RULES)
     if role not in Role.values:
-        raise ValidationFailed(f"role: unknown value {role!r}", errors={"role": ["unknown role"]})
+        raise ValidationFailed(
+            gettext("%(field)s: unknown value “%(value)s”")
+            % {"field": gettext("role"), "value": role},
+            errors={"role": [gettext("unknown role")]},
+        )
     if not title.strip() or not checklist.strip():
         raise ValidationFailed(
-            "title and checklist are required",
+            gettext("title and checklist are required"),
             errors={
-                k: ["required"]
+                k: [gettext("required")]
                 for k, v in (("title", title), ("checklist", checklist))
                 if not v.strip()
             },
