@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
+from django.utils import translation
 
 from levier.accounts.choices import Role
 from levier.accounts.models import User
 from levier.accounts.tests.factories import UserFactory
+
+
+@pytest.fixture(autouse=True)
+def _french_by_default() -> Iterator[None]:
+    """Each test starts in the UI's default language (French).
+
+    The locale middleware activates the request's language and never resets it, so a test
+    client request in English would otherwise leave English active for the next tests.
+    """
+    translation.activate("fr")
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.test import Client
+from django.utils.translation import override
 
 from levier.accounts.choices import Role
 from levier.accounts.docs import matrix_markdown
@@ -35,6 +36,23 @@ def test_inactive_user_can_do_nothing(adv: User) -> None:
     assert not can(adv, Action.VIEW)
     with pytest.raises(PermissionDenied):
         require(adv, Action.APPROVE_AS_ADV)
+
+
+@pytest.mark.django_db
+def test_refusal_names_the_role_and_what_it_may_not_do_in_the_user_language(adv: User) -> None:
+    with pytest.raises(PermissionDenied) as exc:
+        require(adv, Action.MANAGE_RULES)
+    assert exc.value.action == Action.MANAGE_RULES
+    assert str(exc.value) == (
+        "Le rôle ADV ne permet pas : modifier les règles de validation et les fiches de "
+        f"procédure (utilisateur {adv.username})"
+    )
+    with override("en"), pytest.raises(PermissionDenied) as exc:
+        require(adv, Action.MANAGE_RULES)
+    assert str(exc.value) == (
+        f"The ADV role does not allow: edit validation rules and procedure sheets "
+        f"(user {adv.username})"
+    )
 
 
 def test_anonymous_can_do_nothing() -> None:

@@ -40,7 +40,7 @@ def test_zero_rate_needs_its_exemption_mention(adv: User) -> None:
     with pytest.raises(ValidationFailed) as exc:
         create_product(actor=adv, data=_data(vat_rate="0"))
     assert exc.value.errors["vat_exemption_mention"][0].startswith(
-        "VAT exemption mention: required"
+        "mention d'exonération de TVA : obligatoire"
     )
     product = create_product(
         actor=adv,
@@ -52,7 +52,7 @@ def test_zero_rate_needs_its_exemption_mention(adv: User) -> None:
 def test_revenue_account_must_be_class_7(adv: User) -> None:
     with pytest.raises(ValidationFailed) as exc:
         create_product(actor=adv, data=_data(revenue_account="606000"))
-    assert "class 7" in exc.value.errors["revenue_account"][0]
+    assert "classe 7" in exc.value.errors["revenue_account"][0]
 
 
 def test_non_french_vat_rate_and_negative_price_are_refused(adv: User) -> None:
@@ -65,7 +65,7 @@ def test_product_code_is_unique(adv: User) -> None:
     ProductFactory(code="CONS-JOUR")
     with pytest.raises(ValidationFailed) as exc:
         create_product(actor=adv, data=_data())
-    assert "already used" in exc.value.errors["code"][0]
+    assert "déjà utilisé" in exc.value.errors["code"][0]
 
 
 def test_update_checks_the_version_and_audits_the_price_change(adv: User, admin_user: User) -> None:

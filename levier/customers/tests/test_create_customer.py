@@ -3,6 +3,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from django.utils.translation import override
 
 from levier.accounts.models import User
 from levier.audit.choices import Verb
@@ -17,7 +18,11 @@ from levier.lib.identifiers import vat_from_siren
 
 
 def _errors(data: dict[str, object], actor: User) -> dict[str, list[str]]:
-    with pytest.raises(ValidationFailed) as exc:
+    """The messages per field, in English: these tests read the wording of each check.
+
+    The French UI's wording is covered by test_views_customers.
+    """
+    with override("en"), pytest.raises(ValidationFailed) as exc:
         create_customer(actor=actor, data=data)
     return exc.value.errors
 

@@ -5,6 +5,7 @@ import json
 
 import pytest
 from django.core.management import call_command
+from django.utils.translation import override
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from stdnum.fr.siren import is_valid as siren_is_valid
@@ -61,12 +62,14 @@ def test_all_valid_rows_are_imported_with_contact_and_audit(adv: User) -> None:
 
 def test_one_bad_row_imports_nothing_and_names_line_and_column(adv: User) -> None:
     data = _csv([_row("Alpha"), _row("Beta"), _row("Gamma", siren=_bad_siren())])
-    report = import_customers(actor=adv, file=data.encode())
+    with override("en"):
+        report = import_customers(actor=adv, file=data.encode())
     assert not report.ok and report.imported == 0
     assert not Customer.objects.exists()
     (problem,) = report.problems
     assert (problem.line, problem.column) == (4, "siren")
-    assert str(problem).startswith("line 4, column siren: SIREN: checksum")
+    with override("en"):
+        assert str(problem).startswith("line 4, column siren: SIREN: checksum")
 
 
 def test_skip_mode_imports_the_valid_rows_and_lists_the_rejected_ones(adv: User) -> None:
@@ -96,7 +99,8 @@ def test_utf8_bom_cp1252_and_comma_delimiter_are_understood(adv: User) -> None:
 
 
 def test_unknown_and_missing_header_columns_are_named(adv: User) -> None:
-    report = import_customers(actor=adv, file=b"raison_sociale;siren\nX;123\n")
+    with override("en"):
+        report = import_customers(actor=adv, file=b"raison_sociale;siren\nX;123\n")
     assert any("unknown column(s) 'raison_sociale'" in e for e in report.file_errors)
     assert any("missing required column(s) name" in e for e in report.file_errors)
 
@@ -111,16 +115,21 @@ def test_duplicates_within_the_file_and_against_the_database_are_rejected(adv: U
             _row("Old", siren=existing.siren),
         ]
     )
-    report = import_customers(actor=adv, file=data.encode(), skip_invalid=True)
-    messages = {p.line: str(p) for p in report.problems}
+    with override("en"):
+        report = import_customers(actor=adv, file=data.encode(), skip_invalid=True)
+        messages = {p.line: str(p) for p in report.problems}
     assert "same SIREN as line 2" in messages[3]
     assert f"existing customer #{existing.pk}" in messages[4]
     assert report.imported == 1
 
 
 def test_row_with_wrong_number_of_values_is_reported(adv: User) -> None:
+    # French by default (the UI's language), English when the user switched
     report = import_customers(actor=adv, file=b"name;siren\nAlpha;123;extra\n")
-    assert str(report.problems[0]) == "line 2: 3 values for 2 columns"
+    assert str(report.problems[0]) == "ligne 2 : 3 valeurs pour 2 colonnes"
+    with override("en"):
+        report = import_customers(actor=adv, file=b"name;siren\nAlpha;123;extra\n")
+        assert str(report.problems[0]) == "line 2: 3 values for 2 columns"
 
 
 def test_delimiter_is_sniffed_from_the_header() -> None:

@@ -55,7 +55,7 @@ def test_update_revalidates_identifiers(adv: User) -> None:
         update_customer(
             actor=adv, customer=customer, data={"siren": "123456789"}, expected_version=1
         )
-    assert exc.value.errors["siren"][0].startswith("SIREN: checksum")
+    assert exc.value.errors["siren"][0].startswith("SIREN : clé de contrôle (Luhn) incorrecte")
     customer.refresh_from_db()
     assert customer.version == 1
 
@@ -113,4 +113,6 @@ def test_french_delivery_postcode_has_five_digits(adv: User) -> None:
     data = {"label": "Site", "line1": "1 rue", "postcode": "1300", "city": "Marseille"}
     with pytest.raises(ValidationFailed) as exc:
         add_delivery_address(actor=adv, customer=customer, data=data)
-    assert exc.value.errors["postcode"] == ["postcode: a French postcode has 5 digits"]
+    assert exc.value.errors["postcode"] == [
+        "code postal : un code postal français comporte 5 chiffres"
+    ]

@@ -55,7 +55,30 @@ def test_create_with_bad_siren_shows_the_named_check_and_creates_nothing(commerc
         reverse("web:customer_create"), _form(siren=_bad_siren(), siret="")
     )
     assert response.status_code == 400
-    assert "SIREN: checksum" in response.content.decode()
+    assert "SIREN : clé de contrôle (Luhn) incorrecte" in response.content.decode()
+    assert not Customer.objects.exists()
+
+
+def test_bad_siren_message_is_french_in_the_french_ui_and_english_after_the_switch(
+    commercial: User,
+) -> None:
+    # given: a user on the French UI (the default)
+    client = _client(commercial)
+    form = _form(siren=_bad_siren(), siret="")
+    # when: the form is posted with a SIREN whose Luhn key is wrong
+    page = client.post(reverse("web:customer_create"), form).content.decode()
+    # then: the message names the field and the failed check, in French
+    assert (
+        "SIREN : clé de contrôle (Luhn) incorrecte ; attendu : "
+        "9 chiffres dont une clé de contrôle Luhn"
+    ) in page
+    assert "checksum" not in page
+    # and after switching to English, the same check reads in English
+    client.post("/i18n/setlang/", {"language": "en", "next": reverse("web:customer_create")})
+    page = client.post(reverse("web:customer_create"), form).content.decode()
+    assert (
+        "SIREN: checksum (Luhn / control key) does not match; 9 digits with a Luhn check digit"
+    ) in page
     assert not Customer.objects.exists()
 
 
@@ -106,7 +129,11 @@ def test_auditor_cannot_open_the_creation_form(auditeur: User) -> None:
 
 @pytest.mark.parametrize(
     ("field", "value", "expected"),
-    [("siren", "123456789", "SIREN: checksum"), ("iban", "FR76", "IBAN:"), ("siren", "", "")],
+    [
+        ("siren", "123456789", "SIREN : clé de contrôle (Luhn) incorrecte"),
+        ("iban", "FR76", "IBAN : "),
+        ("siren", "", ""),
+    ],
 )
 def test_live_field_check_names_the_failed_check(
     commercial: User, field: str, value: str, expected: str
@@ -145,7 +172,7 @@ def test_import_preview_lists_row_problems_then_confirm_imports(adv: User) -> No
         reverse("web:customer_import"), {"file": SimpleUploadedFile("c.csv", csv)}
     )
     page = response.content.decode()
-    assert response.status_code == 200 and "SIREN: checksum" in page
+    assert response.status_code == 200 and "SIREN : clé de contrôle (Luhn) incorrecte" in page
     assert not Customer.objects.exists()
     token = response.context["token"]
     client.post(reverse("web:customer_import"), {"token": token, "skip_invalid": "1"})
@@ -156,7 +183,7 @@ def test_contact_and_address_are_added_from_the_360_page(commercial: User) -> No
     customer = CustomerFactory(with_contacts=False)
     client = _client(commercial)
     bad = client.post(reverse("web:contact_add", args=[customer.pk]), {"email": "x"})
-    assert bad.status_code == 400 and b"last name: required" in bad.content
+    assert bad.status_code == 400 and "nom : obligatoire" in bad.content.decode()
     client.post(reverse("web:contact_add", args=[customer.pk]), {"last_name": "Roux"})
     client.post(
         reverse("web:delivery_address_add", args=[customer.pk]),
@@ -181,7 +208,9 @@ def test_product_pages_create_edit_and_refuse_stale_versions(adv: User, commerci
         "is_active": "on",
     }
     bad = client.post(reverse("web:product_create"), data)
-    assert bad.status_code == 400 and b"VAT exemption mention: required" in bad.content
+    assert (
+        bad.status_code == 400 and "TVA : obligatoire avec un taux de 0 %" in bad.content.decode()
+    )
     data["vat_rate"] = "20.00"
     assert client.post(reverse("web:product_create"), data).status_code == 302
     product = Product.objects.get(code="AUDIT")

@@ -3,6 +3,7 @@ from __future__ import annotations
 import random
 
 import pytest
+from django.utils.translation import override
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -29,7 +30,8 @@ def test_changing_one_siren_digit_breaks_the_luhn_checksum(seed: int, pos: int, 
     with pytest.raises(IdentifierError) as exc:
         identifiers.clean_siren(broken)
     assert exc.value.check == "checksum"
-    assert str(exc.value).startswith("SIREN: checksum")
+    assert exc.value.kind == "SIREN"
+    assert str(exc.value).startswith("SIREN : clé de contrôle (Luhn) incorrecte")
 
 
 @given(st.text(max_size=20))
@@ -43,7 +45,10 @@ def test_arbitrary_text_is_either_a_valid_siren_or_a_named_failure(text: str) ->
 
 
 def test_siren_of_wrong_length_names_the_length_check() -> None:
-    with pytest.raises(IdentifierError, match="SIREN: wrong length"):
+    with override("en"), pytest.raises(IdentifierError, match="SIREN: wrong length") as exc:
+        identifiers.clean_siren("12345")
+    assert exc.value.check == "length"
+    with pytest.raises(IdentifierError, match="SIREN : longueur incorrecte"):
         identifiers.clean_siren("12345")
 
 
@@ -71,10 +76,11 @@ def test_vat_key_not_matching_the_siren_is_a_checksum_failure() -> None:
 
 
 def test_iban_with_wrong_check_digits_is_refused() -> None:
-    with pytest.raises(IdentifierError, match=r"^IBAN:"):
+    with pytest.raises(IdentifierError, match=r"^IBAN :") as exc:
         identifiers.clean_iban("FR7630006000011234567890188")
+    assert exc.value.kind == "IBAN" and exc.value.check == "InvalidChecksumDigits"
 
 
 def test_bic_of_wrong_length_is_refused() -> None:
-    with pytest.raises(IdentifierError, match=r"^BIC:"):
+    with pytest.raises(IdentifierError, match=r"^BIC :"):
         identifiers.clean_bic("BNPAFR")

@@ -1,6 +1,7 @@
 import datetime as dt
 
 import pytest
+from django.utils.translation import override
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -9,13 +10,15 @@ from levier.lib.payment_terms import EndOfMonthMethod, PaymentTerms, PaymentTerm
 
 def test_sixty_days_net_is_the_legal_maximum() -> None:
     PaymentTerms(60).check_legal()
-    with pytest.raises(PaymentTermsError, match="legal maximum of 60"):
+    with override("en"), pytest.raises(PaymentTermsError, match="legal maximum of 60"):
+        PaymentTerms(61).check_legal()
+    with pytest.raises(PaymentTermsError, match="plafond légal de 60 jours net"):
         PaymentTerms(61).check_legal()
 
 
 def test_forty_five_days_end_of_month_is_the_derogation_maximum() -> None:
     PaymentTerms(45, TermsBasis.END_OF_MONTH).check_legal()
-    with pytest.raises(PaymentTermsError, match="legal maximum of 45"):
+    with override("en"), pytest.raises(PaymentTermsError, match="legal maximum of 45"):
         PaymentTerms(46, TermsBasis.END_OF_MONTH).check_legal()
 
 

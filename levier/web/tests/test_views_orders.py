@@ -442,7 +442,7 @@ def test_admin_manages_rules_and_procedure_sheets(admin_user: User) -> None:
         reverse("web:rule_list"),
         {"name": "Bad", "kind": "amount_over", "threshold": "beaucoup", "approver_role": "adv"},
     )
-    assert response.status_code == 400 and "is not a number" in response.content.decode()
+    assert response.status_code == 400 and "pas un nombre" in response.content.decode()
     client.post(reverse("web:rule_edit", args=[rule.pk]), {"toggle_active": "1"})
     rule.refresh_from_db()
     assert not rule.is_active
