@@ -28,7 +28,7 @@ node_modules/htmx.org/dist/htmx.min.js: package.json package-lock.json
 
 # Compiles the French catalogue with Babel (no gettext binaries needed).
 messages:
-	$(BIN)/pybabel compile --domain django --directory levier/locale --use-fuzzy --statistics 2>&1 | tail -1
+	$(BIN)/pybabel compile --domain django --directory levier/locale --statistics
 
 demo: install
 	LEVIER_DEMO=1 DEBUG=1 $(BIN)/levier migrate --noinput

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from django.utils.translation import gettext as _
+from django.utils.translation import pgettext_lazy
+
 from levier.catalog.choices import VAT_RATES, Unit
 from levier.catalog.models import Product
 from levier.lib.errors import ValidationFailed
@@ -30,13 +33,33 @@ class LineData:
     net_amount: Decimal
 
 
+FIELD_LABELS = {
+    "product": pgettext_lazy("line field", "product"),
+    "description": pgettext_lazy("line field", "description"),
+    "quantity": pgettext_lazy("line field", "quantity"),
+    "unit": pgettext_lazy("line field", "unit"),
+    "unit_price": pgettext_lazy("line field", "unit price"),
+    "discount_percent": pgettext_lazy("line field", "discount"),
+    "vat_rate": pgettext_lazy("line field", "VAT rate"),
+}
+
+
+def line_error(n: int, field: str, problem: str) -> str:
+    """ "line 2, quantity: must be greater than 0…": the line and field the user must fix."""
+    return _("line %(line)s, %(field)s: %(problem)s") % {
+        "line": n,
+        "field": FIELD_LABELS[field],
+        "problem": problem,
+    }
+
+
 def _decimal(raw: Any, field: str, errors: dict[str, list[str]]) -> Decimal | None:
     try:
         return to_decimal(raw)
     except MoneyError:
-        _, n, name = field.split(".")
-        label = name.replace("_percent", "").replace("_", " ")
-        errors.setdefault(field, []).append(f"line {n}, {label}: {raw!r} is not a number")
+        _lines, n, name = field.split(".")
+        problem = _("“%(value)s” is not a number") % {"value": raw}
+        errors.setdefault(field, []).append(line_error(int(n), name, problem))
         return None
 
 
@@ -55,9 +78,11 @@ def parse_lines(raw_lines: Sequence[Mapping[str, Any]]) -> list[LineData]:
     user fixes every line in one go.
     """
     if not raw_lines:
-        raise ValidationFailed("An order needs at least one line", errors={"lines": ["no line"]})
+        message = _("A document needs at least one line")
+        raise ValidationFailed(message, errors={"lines": [message]})
     if len(raw_lines) > MAX_LINES:
-        raise ValidationFailed(f"At most {MAX_LINES} lines", errors={"lines": ["too many lines"]})
+        message = _("At most %(max)s lines") % {"max": MAX_LINES}
+        raise ValidationFailed(message, errors={"lines": [message]})
     product_ids = {pid for pid in (_product_id(r) for r in raw_lines) if pid is not None}
     products = Product.objects.in_bulk(product_ids) if product_ids else {}
     errors: dict[str, list[str]] = {}
@@ -70,13 +95,17 @@ def parse_lines(raw_lines: Sequence[Mapping[str, Any]]) -> list[LineData]:
         if raw_product:
             if _product_id(raw) not in products:
                 line_errors.setdefault(f"{key}.product", []).append(
-                    f"line {n}, product: unknown product {raw_product!r}"
+                    line_error(
+                        n, "product", _("unknown product “%(value)s”") % {"value": raw_product}
+                    )
                 )
             else:
                 product = products[int(raw_product.strip())]
                 if not product.is_active:
                     line_errors.setdefault(f"{key}.product", []).append(
-                        f"line {n}, product: {product.code} is no longer sold"
+                        line_error(
+                            n, "product", _("%(code)s is no longer sold") % {"code": product.code}
+                        )
                     )
 
         def pick(name: str, default: Any, raw: Mapping[str, Any] = raw) -> Any:
@@ -86,7 +115,7 @@ def parse_lines(raw_lines: Sequence[Mapping[str, Any]]) -> list[LineData]:
         description = str(pick("description", product.label if product else "")).strip()
         if not description:
             line_errors.setdefault(f"{key}.description", []).append(
-                f"line {n}, description: required"
+                line_error(n, "description", _("required"))
             )
         quantity = _decimal(pick("quantity", ""), f"{key}.quantity", line_errors)
         unit_price = _decimal(
@@ -101,11 +130,15 @@ def parse_lines(raw_lines: Sequence[Mapping[str, Any]]) -> list[LineData]:
         unit = str(pick("unit", product.unit if product else Unit.DAY))
         if unit not in Unit.values:
             line_errors.setdefault(f"{key}.unit", []).append(
-                f"line {n}, unit: unknown unit {unit!r}"
+                line_error(n, "unit", _("unknown unit “%(value)s”") % {"value": unit})
             )
         if quantity is not None and not (Decimal("0") < quantity <= MAX_QUANTITY):
             line_errors.setdefault(f"{key}.quantity", []).append(
-                f"line {n}, quantity: must be greater than 0 and at most {MAX_QUANTITY}"
+                line_error(
+                    n,
+                    "quantity",
+                    _("must be greater than 0 and at most %(max)s") % {"max": MAX_QUANTITY},
+                )
             )
         if (
             quantity is not None
@@ -113,11 +146,13 @@ def parse_lines(raw_lines: Sequence[Mapping[str, Any]]) -> list[LineData]:
             and quantity != quantity.quantize(Decimal("0.001"))
         ):
             line_errors.setdefault(f"{key}.quantity", []).append(
-                f"line {n}, quantity: at most 3 decimals"
+                line_error(n, "quantity", _("at most %(n)s decimals") % {"n": 3})
             )
         if unit_price is not None and not (Decimal("0") <= unit_price <= MAX_UNIT_PRICE):
             line_errors.setdefault(f"{key}.unit_price", []).append(
-                f"line {n}, unit price: must be between 0 and {MAX_UNIT_PRICE}"
+                line_error(
+                    n, "unit_price", _("must be between 0 and %(max)s") % {"max": MAX_UNIT_PRICE}
+                )
             )
         if (
             unit_price is not None
@@ -125,11 +160,13 @@ def parse_lines(raw_lines: Sequence[Mapping[str, Any]]) -> list[LineData]:
             and unit_price != unit_price.quantize(Decimal("0.0001"))
         ):
             line_errors.setdefault(f"{key}.unit_price", []).append(
-                f"line {n}, unit price: at most 4 decimals"
+                line_error(n, "unit_price", _("at most %(n)s decimals") % {"n": 4})
             )
         if discount is not None and not (Decimal("0") <= discount <= Decimal("100")):
             line_errors.setdefault(f"{key}.discount_percent", []).append(
-                f"line {n}, discount: must be between 0 and 100 %"
+                line_error(
+                    n, "discount_percent", _("must be between 0 and %(max)s %%") % {"max": 100}
+                )
             )
         if (
             discount is not None
@@ -137,11 +174,16 @@ def parse_lines(raw_lines: Sequence[Mapping[str, Any]]) -> list[LineData]:
             and discount != discount.quantize(Decimal("0.01"))
         ):
             line_errors.setdefault(f"{key}.discount_percent", []).append(
-                f"line {n}, discount: at most 2 decimals"
+                line_error(n, "discount_percent", _("at most %(n)s decimals") % {"n": 2})
             )
         if vat_rate is not None and vat_rate not in VAT_RATES:
             line_errors.setdefault(f"{key}.vat_rate", []).append(
-                f"line {n}, VAT rate: {vat_rate} % is not a French VAT rate (20, 10, 5.5, 2.1, 0)"
+                line_error(
+                    n,
+                    "vat_rate",
+                    _("%(rate)s %% is not a French VAT rate (20, 10, 5.5, 2.1, 0)")
+                    % {"rate": vat_rate},
+                )
             )
         if line_errors:
             errors.update(line_errors)

@@ -15,6 +15,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.db.models import Count, Max, Sum
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from levier.accounts.choices import Role
 from levier.accounts.models import User
@@ -93,40 +94,34 @@ def _terms(days: Any, basis: Any, customer: Customer) -> tuple[int, str]:
     try:
         days_int = int(days)
     except (TypeError, ValueError):
-        raise ValidationFailed(
-            f"payment terms: {days!r} is not a number of days",
-            errors={"payment_terms_days": ["not a whole number of days"]},
-        ) from None
+        message = _("payment terms: “%(value)s” is not a whole number of days") % {"value": days}
+        raise ValidationFailed(message, errors={"payment_terms_days": [message]}) from None
     basis = basis or TermsBasis.NET
     if basis not in TermsBasis.values:
-        raise ValidationFailed(
-            f"payment terms basis: unknown value {basis!r}",
-            errors={"payment_terms_basis": [f"unknown value {basis!r}"]},
-        )
+        message = _("payment terms basis: unknown value “%(value)s”") % {"value": basis}
+        raise ValidationFailed(message, errors={"payment_terms_basis": [message]})
     try:
         PaymentTerms(days_int, LibTermsBasis(basis)).check_legal()
     except PaymentTermsError as exc:
+        message = _("payment terms: %(problem)s") % {"problem": exc}
         raise ValidationFailed(
-            f"payment terms: {exc}",
-            errors={"payment_terms_days": [str(exc)]},
-            code="terms_over_legal_cap",
+            message, errors={"payment_terms_days": [message]}, code="terms_over_legal_cap"
         ) from None
     return days_int, str(basis)
 
 
 def _usable_customer(customer: Customer) -> None:
     if not customer.is_active or customer.merged_into_id is not None:
-        raise ValidationFailed(
-            f"customer {customer}: inactive or merged; use the surviving record",
-            errors={"customer": ["inactive or merged customer"]},
-        )
+        message = _(
+            "customer %(name)s: inactive or merged into another record; use the surviving one"
+        ) % {"name": customer}
+        raise ValidationFailed(message, errors={"customer": [message]})
 
 
 def _check_invoicing_mode(mode: str) -> str:
     if mode not in InvoicingMode.values:
-        raise ValidationFailed(
-            f"invoicing mode: unknown value {mode!r}", errors={"invoicing_mode": ["unknown value"]}
-        )
+        message = _("invoicing mode: unknown value “%(value)s”") % {"value": mode}
+        raise ValidationFailed(message, errors={"invoicing_mode": [message]})
     return mode
 
 
@@ -238,8 +233,11 @@ def _lock_order(order: Order) -> Order:
 def _check_version(document: SalesDocument, expected_version: int | None) -> None:
     if expected_version is not None and int(expected_version) != document.version:
         raise StaleVersion(
-            f"{document.number} was changed by someone else (version {document.version}, "
-            f"you edited version {expected_version}); reload it and redo your change"
+            _(
+                "%(number)s was changed by someone else (version %(current)s, you edited "
+                "version %(yours)s); reload it and redo your change"
+            )
+            % {"number": document.number, "current": document.version, "yours": expected_version}
         )
 
 
@@ -258,14 +256,19 @@ def update_order(
     _own_or_adv(actor, order)
     _check_version(order, expected_version)
     if order.status != OrderStatus.DRAFT:
-        raise NotAllowed(f"{order.number} is {order.get_status_display()}: only drafts are edited")
+        raise NotAllowed(
+            _("%(number)s is %(status)s: only drafts can be edited")
+            % {"number": order.number, "status": order.get_status_display()}
+        )
     before = snapshot(order, ORDER_HEADER_FIELDS)
     allowed = {"po_number", "requested_delivery_date", "invoicing_mode", "notes", "customer"}
     unknown = (
         set(fields) - allowed - {"payment_terms_days", "payment_terms_basis", "delivery_address_id"}
     )
     if unknown:
-        raise ValidationFailed(f"unknown fields: {', '.join(sorted(unknown))}")
+        raise ValidationFailed(
+            _("unknown fields: %(names)s") % {"names": ", ".join(sorted(unknown))}
+        )
     if "customer" in fields and fields["customer"].pk != order.customer_id:
         _usable_customer(fields["customer"])
         order.customer = fields["customer"]
@@ -314,19 +317,20 @@ def missing_for_submission(order: Order, line_count: int | None = None) -> list[
     customer = order.customer
     missing: list[str] = []
     if customer.country == "FR" and not customer.siret:
-        missing.append(f"Client {customer.name} : SIRET manquant")
+        missing.append(_("Customer %(name)s: SIRET missing") % {"name": customer.name})
     if customer.country == "FR" and not customer.siren:
-        missing.append(f"Client {customer.name} : SIREN manquant")
+        missing.append(_("Customer %(name)s: SIREN missing") % {"name": customer.name})
     if not (customer.address_line1 and customer.postcode and customer.city):
-        missing.append(f"Client {customer.name} : adresse de facturation incomplète")
+        missing.append(_("Customer %(name)s: billing address incomplete") % {"name": customer.name})
     if not customer.contacts.filter(is_accounts_payable=True).exclude(email="").exists():
         missing.append(
-            f"Client {customer.name} : aucun contact facturation (comptabilité fournisseurs) avec email"
+            _("Customer %(name)s: no billing (accounts payable) contact with an email")
+            % {"name": customer.name}
         )
     if customer.po_number_required and not order.po_number:
-        missing.append("Numéro de bon de commande client obligatoire pour ce client")
+        missing.append(_("This customer requires its purchase order (PO) number"))
     if line_count == 0:
-        missing.append("La commande n'a aucune ligne")
+        missing.append(_("The order has no line"))
     return missing
 
 
@@ -379,14 +383,16 @@ def submit_order(*, actor: User, order: Order, expected_version: int | None = No
     missing = missing_for_submission(order, line_count)
     if missing:
         raise ValidationFailed(
-            "La commande ne peut pas être soumise : " + " ; ".join(missing),
+            _("The order cannot be submitted: %(missing)s") % {"missing": "; ".join(missing)},
             errors={"__all__": missing},
             code="incomplete",
         )
     try:
         order.payment_terms.check_legal()
     except PaymentTermsError as exc:
-        raise ValidationFailed(f"payment terms: {exc}", code="terms_over_legal_cap") from None
+        raise ValidationFailed(
+            _("payment terms: %(problem)s") % {"problem": exc}, code="terms_over_legal_cap"
+        ) from None
     steps = required_steps(order_facts(order, max_discount), active_rules())
     order.submission_round += 1
     ApprovalStep.objects.bulk_create(
@@ -447,16 +453,22 @@ def _pending_steps(order: Order) -> list[ApprovalStep]:
 def _decide_checks(actor: User, order: Order) -> tuple[ApprovalStep, list[ApprovalStep]]:
     """The step to decide now and the ones after it; refuses whoever may not decide it."""
     if order.status != OrderStatus.SUBMITTED:
-        raise NotAllowed(f"{order.number} is {order.get_status_display()}: nothing to approve")
+        raise NotAllowed(
+            _("%(number)s is %(status)s: nothing to approve")
+            % {"number": order.number, "status": order.get_status_display()}
+        )
     pending = _pending_steps(order)
     if not pending:  # pragma: no cover - a submitted order always has a pending step
-        raise NotAllowed(f"{order.number} has no pending approval step")
+        raise NotAllowed(_("%(number)s has no pending approval step") % {"number": order.number})
     step, later = pending[0], pending[1:]
     require(actor, APPROVAL_ACTION[Role(step.role)])
     if actor.role != step.role:
         raise PermissionDenied(actor, APPROVAL_ACTION[Role(step.role)])
     if order.created_by_id == actor.pk:
-        raise NotAllowed(f"{actor.username} created {order.number} and cannot approve it")
+        raise NotAllowed(
+            _("%(user)s created %(number)s and cannot approve it: another person must")
+            % {"user": actor.username, "number": order.number}
+        )
     return step, later
 
 
@@ -495,9 +507,8 @@ def approve_order(*, actor: User, order: Order, comment: str = "") -> Order:
 @transaction.atomic
 def reject_order(*, actor: User, order: Order, comment: str) -> Order:
     if not comment.strip():
-        raise ValidationFailed(
-            "A rejection needs a reason", errors={"comment": ["the reason is required"]}
-        )
+        message = _("A rejection needs a reason")
+        raise ValidationFailed(message, errors={"comment": [message]})
     order = _lock_order(order)
     step, later = _decide_checks(actor, order)
     now = timezone.now()
@@ -547,7 +558,8 @@ def reopen_order(*, actor: User, order: Order) -> Order:
 def cancel_order(*, actor: User, order: Order, reason: str) -> Order:
     require(actor, Action.EDIT_ORDER)
     if not reason.strip():
-        raise ValidationFailed("A cancellation needs a reason", errors={"reason": ["required"]})
+        message = _("A cancellation needs a reason")
+        raise ValidationFailed(message, errors={"reason": [message]})
     order = _lock_order(order)
     _own_or_adv(actor, order)
     previous = order.status
@@ -660,7 +672,8 @@ def convert_quote_to_order(
         and quote.status == QuoteStatus.SENT
     ):
         raise NotAllowed(
-            f"{quote.number} expired on {quote.valid_until:%d/%m/%Y}: issue a new quote"
+            _("%(number)s expired on %(date)s: issue a new quote")
+            % {"number": quote.number, "date": quote.valid_until.strftime("%d/%m/%Y")}
         )
     quote = _set_quote_status(actor, quote, QuoteStatus.ACCEPTED)
     lines = [

@@ -80,7 +80,7 @@ def test_bad_line_is_refused_naming_line_and_field(
     with pytest.raises(ValidationFailed) as err:
         make_order(commercial, lines=[{**line(), **bad}])
     assert field in err.value.errors
-    assert "line 1" in err.value.errors[field][0]
+    assert err.value.errors[field][0].startswith("ligne 1, ")  # French first
     assert not Order.objects.exists()
 
 
@@ -121,3 +121,11 @@ def test_edit_replaces_lines_and_recomputes_totals(commercial: User) -> None:
     )
     assert order.total_net == Decimal("99.99")
     assert order.lines.count() == 1
+
+
+def test_line_errors_follow_the_users_language(commercial: User) -> None:
+    from django.utils import translation
+
+    with translation.override("en"), pytest.raises(ValidationFailed) as err:
+        make_order(commercial, lines=[{**line(), "quantity": "trois"}])
+    assert err.value.errors["lines.1.quantity"] == ["line 1, quantity: “trois” is not a number"]

@@ -175,8 +175,8 @@ def test_bad_line_input_names_the_line_and_field_and_creates_nothing(commercial:
     )
     assert 200 <= response.status_code < 500
     html = response.content.decode()
-    assert "line 2, quantity" in html and "trois" in html
-    assert "line 2, VAT rate" in html
+    assert "ligne 2, quantité" in html and "trois" in html
+    assert "ligne 2, taux de TVA" in html
     assert 'name="lines-2-quantity" value="trois"' in html  # what was typed stays
     assert Order.objects.count() == 0
 
@@ -191,7 +191,7 @@ def test_header_errors_and_missing_lines_are_reported(commercial: User) -> None:
     customer = CustomerFactory()
     response = client_for(commercial).post(reverse("web:order_create"), header(customer.pk))
     assert response.status_code == 400
-    assert "at least one line" in response.content.decode()
+    assert "au moins une ligne" in response.content.decode()
     response = client_for(commercial).post(
         reverse("web:order_create"),
         header(customer.pk, payment_terms_days="90", payment_terms_basis="end_of_month")
@@ -214,7 +214,7 @@ def test_edit_saves_and_a_stale_version_shows_the_conflict(commercial: User, adv
         reverse("web:order_edit", args=[order.pk]), data | line_fields(TWO_LINES[0])
     )
     assert response.status_code == 409
-    assert "changed by someone else" in response.content.decode()
+    assert "modifié par quelqu&#x27;un d&#x27;autre" in response.content.decode()
     order.refresh_from_db()
     assert order.po_number == "PO-ADV"
     # with the current version the edit goes through
@@ -253,7 +253,7 @@ def test_totals_endpoint_returns_decimal_amounts_in_any_language(commercial: Use
         reverse("web:order_totals"), line_fields(TWO_LINES[0] | {"unit_price": "12,3,4"})
     )
     assert response.status_code == 200
-    assert "line 1, unit price" in response.content.decode()
+    assert "ligne 1, prix unitaire" in response.content.decode()
     assert "data-net" not in response.content.decode()
 
 
@@ -331,7 +331,7 @@ def test_rejection_needs_a_reason_then_reopen(commercial: User, adv: User) -> No
     response = client_for(adv).post(
         reverse("web:order_reject", args=[order.pk]), {"comment": "  "}, follow=True
     )
-    assert "needs a reason" in response.content.decode()
+    assert "doit être motivé" in response.content.decode()
     order.refresh_from_db()
     assert order.status == OrderStatus.SUBMITTED
     client_for(adv).post(reverse("web:order_reject", args=[order.pk]), {"comment": "Remise"})

@@ -31,12 +31,16 @@ class ProductForm(forms.Form):
         label=gettext_lazy("Description"), widget=forms.Textarea(attrs={"rows": 3}), required=False
     )
     unit = forms.ChoiceField(label=gettext_lazy("Unit"), choices=Unit.choices, initial=Unit.DAY)
-    unit_price = forms.CharField(label=gettext_lazy("Unit price excl. VAT"), max_length=20, required=False)
+    unit_price = forms.CharField(
+        label=gettext_lazy("Unit price excl. VAT"), max_length=20, required=False
+    )
     vat_rate = forms.ChoiceField(
         label=gettext_lazy("VAT rate"), choices=VatRate.choices, initial=VatRate.STANDARD
     )
     vat_exemption_mention = forms.CharField(
-        label=gettext_lazy("VAT exemption mention (for a zero VAT rate)"), max_length=200, required=False
+        label=gettext_lazy("VAT exemption mention (for a zero VAT rate)"),
+        max_length=200,
+        required=False,
     )
     revenue_account = forms.CharField(
         label=gettext_lazy("Revenue account"), max_length=12, initial="706000", required=False

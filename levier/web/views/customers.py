@@ -66,12 +66,18 @@ class CustomerForm(forms.Form):
     # Identifiers and amounts stay text: the service parses them and names the failed check.
     name = forms.CharField(label=gettext_lazy("Legal name"), max_length=200, required=False)
     trade_name = forms.CharField(label=gettext_lazy("Trade name"), max_length=200, required=False)
-    country = forms.CharField(label=gettext_lazy("Country"), max_length=2, initial="FR", required=False)
+    country = forms.CharField(
+        label=gettext_lazy("Country"), max_length=2, initial="FR", required=False
+    )
     siren = forms.CharField(label=gettext_lazy("SIREN"), max_length=20, required=False)
     siret = forms.CharField(label=gettext_lazy("SIRET"), max_length=30, required=False)
     vat_number = forms.CharField(label=gettext_lazy("VAT number"), max_length=30, required=False)
-    address_line1 = forms.CharField(label=gettext_lazy("Billing address"), max_length=200, required=False)
-    address_line2 = forms.CharField(label=gettext_lazy("Address line 2"), max_length=200, required=False)
+    address_line1 = forms.CharField(
+        label=gettext_lazy("Billing address"), max_length=200, required=False
+    )
+    address_line2 = forms.CharField(
+        label=gettext_lazy("Address line 2"), max_length=200, required=False
+    )
     postcode = forms.CharField(label=gettext_lazy("Postcode"), max_length=10, required=False)
     city = forms.CharField(label=gettext_lazy("City"), max_length=100, required=False)
     payment_terms_days = forms.CharField(
@@ -81,9 +87,13 @@ class CustomerForm(forms.Form):
         label=gettext_lazy("Terms basis"), choices=TermsBasis.choices, initial=TermsBasis.NET
     )
     invoice_channel = forms.ChoiceField(
-        label=gettext_lazy("Invoice channel"), choices=InvoiceChannel.choices, initial=InvoiceChannel.EMAIL
+        label=gettext_lazy("Invoice channel"),
+        choices=InvoiceChannel.choices,
+        initial=InvoiceChannel.EMAIL,
     )
-    po_number_required = forms.BooleanField(label=gettext_lazy("PO number required"), required=False)
+    po_number_required = forms.BooleanField(
+        label=gettext_lazy("PO number required"), required=False
+    )
     credit_limit = forms.CharField(
         label=gettext_lazy("Credit limit (€ excl. VAT)"), max_length=20, required=False
     )
@@ -126,7 +136,9 @@ class DeliveryAddressForm(forms.Form):
     line2 = forms.CharField(label=gettext_lazy("Address line 2"), max_length=200, required=False)
     postcode = forms.CharField(label=gettext_lazy("Postcode"), max_length=10, required=False)
     city = forms.CharField(label=gettext_lazy("City"), max_length=100, required=False)
-    country = forms.CharField(label=gettext_lazy("Country"), max_length=2, initial="FR", required=False)
+    country = forms.CharField(
+        label=gettext_lazy("Country"), max_length=2, initial="FR", required=False
+    )
     is_default = forms.BooleanField(label=gettext_lazy("Default address"), required=False)
 
 
