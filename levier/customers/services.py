@@ -107,11 +107,14 @@ def update_customer(
     customer: Customer,
     data: Mapping[str, Any],
     expected_version: int,
+    allow_duplicate: bool = False,
 ) -> Customer:
     """Apply `data` over the customer's current values; refuse if someone saved meanwhile.
 
     `data` may be partial: missing keys keep their current value, and the whole record is
     re-validated so a change of country or SIREN cannot leave the identifiers inconsistent.
+    A SIREN changed to one another active customer already has is refused like a creation
+    (a second establishment of the same company is allowed with `allow_duplicate`).
     """
     require(actor, Action.MANAGE_CUSTOMER)
     with transaction.atomic():
@@ -140,6 +143,14 @@ def update_customer(
             **{k: v for k, v in data.items() if k in current or k == "account_manager"},
         }
         values = clean_customer(merged)
+        if values.get("siren") and values["siren"] != locked.siren and not allow_duplicate:
+            same_siren = [
+                c
+                for c in find_duplicates(values, exclude_pk=locked.pk)
+                if c.certainty == Certainty.CERTAIN
+            ]
+            if same_siren:
+                raise DuplicatesFound(same_siren)
         for key, value in values.items():
             setattr(locked, key, value)
         after = snapshot(locked)

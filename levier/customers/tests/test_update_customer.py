@@ -116,3 +116,20 @@ def test_french_delivery_postcode_has_five_digits(adv: User) -> None:
     assert exc.value.errors["postcode"] == [
         "code postal : un code postal français comporte 5 chiffres"
     ]
+
+
+def test_changing_the_siren_to_another_customers_is_refused_as_a_duplicate(adv: User) -> None:
+    from levier.customers.services import DuplicatesFound
+
+    existing = CustomerFactory()
+    other = CustomerFactory()
+    with pytest.raises(DuplicatesFound) as err:
+        update_customer(
+            actor=adv,
+            customer=other,
+            data={"siren": existing.siren, "siret": "", "vat_number": ""},
+            expected_version=other.version,
+        )
+    assert [c.customer for c in err.value.candidates] == [existing]
+    other.refresh_from_db()
+    assert other.siren != existing.siren
