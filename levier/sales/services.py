@@ -226,8 +226,15 @@ def create_order(
     return order
 
 
-def _lock_order(order: Order) -> Order:
-    return Order.objects.select_for_update().select_related("customer").get(pk=order.pk)
+def _lock_order(order: Order, *, with_customer: bool = False) -> Order:
+    """Lock and re-read the order (and its customer when the rule needs the customer's data).
+
+    Locking the customer row too serializes the submissions of one customer, so two orders
+    submitted at the same moment cannot both pass the credit-limit check on stale exposure.
+    """
+    if with_customer:
+        return Order.objects.select_for_update().select_related("customer").get(pk=order.pk)
+    return Order.objects.select_for_update().get(pk=order.pk)
 
 
 def _check_version(document: SalesDocument, expected_version: int | None) -> None:
@@ -252,7 +259,7 @@ def update_order(
 ) -> Order:
     """Edit a draft. `expected_version` is the version the user loaded (optimistic lock)."""
     require(actor, Action.EDIT_ORDER)
-    order = _lock_order(order)
+    order = _lock_order(order, with_customer=True)
     _own_or_adv(actor, order)
     _check_version(order, expected_version)
     if order.status != OrderStatus.DRAFT:
@@ -375,7 +382,7 @@ def active_rules() -> list[RuleView]:
 @transaction.atomic
 def submit_order(*, actor: User, order: Order, expected_version: int | None = None) -> Order:
     require(actor, Action.SUBMIT_ORDER)
-    order = _lock_order(order)
+    order = _lock_order(order, with_customer=True)
     _own_or_adv(actor, order)
     _check_version(order, expected_version)
     check_order_transition(order.status, OrderStatus.SUBMITTED)
