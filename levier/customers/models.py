@@ -25,7 +25,7 @@ class Customer(models.Model):
     search_name = models.CharField(max_length=200, db_index=True, editable=False, default="")
     country = models.CharField(_("country"), max_length=2, default="FR")
     siren = models.CharField(_("SIREN"), max_length=9, blank=True, db_index=True)
-    siret = models.CharField(_("SIRET"), max_length=14, blank=True)
+    siret = models.CharField(_("SIRET"), max_length=14, blank=True, db_index=True)
     vat_number = models.CharField(_("intra-EU VAT number"), max_length=20, blank=True)
     address_line1 = models.CharField(_("billing address"), max_length=200, blank=True)
     address_line2 = models.CharField(_("address line 2"), max_length=200, blank=True)
@@ -42,7 +42,8 @@ class Customer(models.Model):
         default=InvoiceChannel.EMAIL,
     )
     po_number_required = models.BooleanField(_("PO number required"), default=False)
-    # Maximum outstanding exposure (open orders + later receivables), HT. Null: no limit set.
+    # Maximum exposure TTC (VAT included, like the receivables it will cover): submitted and
+    # validated orders now, open receivables later. Null: no limit set.
     credit_limit = models.DecimalField(
         _("credit limit"), max_digits=14, decimal_places=2, null=True, blank=True
     )

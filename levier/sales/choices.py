@@ -33,7 +33,8 @@ class RuleKind(models.TextChoices):
 
 
 class SendStatus(models.TextChoices):
-    QUEUED = "queued", _("Queued")
+    QUEUED = "queued", _("Queued")  # written with the business change, waiting for a job
+    SENDING = "sending", _("Sending")  # a job claimed it and is talking to the SMTP server
     SENT = "sent", _("Sent")
     FAILED = "failed", _("Failed")
     SKIPPED = "skipped", _("Skipped (no recipient)")

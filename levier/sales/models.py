@@ -135,6 +135,14 @@ class Order(SalesDocument):
     # Incremented at each submission: approval steps belong to one round.
     submission_round = models.PositiveSmallIntegerField(default=0)
     submitted_at = models.DateTimeField(null=True, blank=True)
+    # Who submitted the current round and who last edited the draft: like the author, they
+    # may not approve it (nobody approves an order they wrote or changed).
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    last_edited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     validated_at = models.DateTimeField(null=True, blank=True)
     rejection_reason = models.TextField(_("rejection reason"), blank=True)
 
@@ -242,6 +250,9 @@ class OrderEmail(models.Model):
     error = models.TextField(blank=True)
     message_id = models.CharField(max_length=200, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    # When a job took the row for sending; a row left "sending" long after this is stale
+    # (the worker died) and may be taken again.
+    claimed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
 
