@@ -52,6 +52,8 @@ test-sqlite:
 
 test-postgres:
 	@echo "== test suite on PostgreSQL ($$DATABASE_URL) =="
+	@$(BIN)/python -c "import os, psycopg; psycopg.connect(os.environ['DATABASE_URL'], connect_timeout=5).close()" \
+	  || { echo "DATABASE_URL is set but PostgreSQL cannot be reached: $$DATABASE_URL"; exit 1; }
 	$(BIN)/pytest -p no:cacheprovider $(PYTEST_ARGS)
 
 lint:

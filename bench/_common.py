@@ -59,6 +59,7 @@ class BenchDatabase:
     def __enter__(self) -> BenchDatabase:
         os.environ["LEVIER_DATA_DIR"] = str(self.tmp)
         os.environ["DJANGO_SETTINGS_MODULE"] = "levier.settings"
+        os.environ.setdefault("SECRET_KEY", "levier-benchmark-only-key-never-used-in-production-42")
         # Confirmation emails are rendered and "sent" to memory, never to an SMTP server,
         # and jobs run in-process (no broker), as in a default install.
         os.environ["EMAIL_BACKEND"] = "django.core.mail.backends.locmem.EmailBackend"

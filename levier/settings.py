@@ -50,9 +50,30 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
-DATA_DIR = Path(env_str("LEVIER_DATA_DIR", str(Path.cwd() / "var"))).resolve()
 DEMO_MODE = env_bool("LEVIER_DEMO", False)
 DEBUG = env_bool("DEBUG", False)
+
+
+def _data_dir() -> Path:
+    """Where the SQLite database, uploads and generated secrets live.
+
+    Defaults to `var/` of the source checkout (what `make demo` uses), never to the current
+    directory: `levier migrate` run from elsewhere must not silently create a second,
+    empty database. An installed package (no checkout around it) must be told.
+    """
+    raw = env_str("LEVIER_DATA_DIR")
+    if raw:
+        return Path(raw).resolve()
+    checkout = BASE_DIR.parent
+    if (checkout / "pyproject.toml").exists() and (checkout / "levier").is_dir():
+        return checkout / "var"
+    raise ImproperlyConfigured(
+        "LEVIER_DATA_DIR is not set: point it to the folder for Levier's data "
+        "(database, uploads), e.g. /var/lib/levier"
+    )
+
+
+DATA_DIR = _data_dir()
 
 
 def _secret_key() -> str:
@@ -61,8 +82,15 @@ def _secret_key() -> str:
         if len(key) < 32:
             raise ImproperlyConfigured("SECRET_KEY must be at least 32 characters long")
         return key
-    # Without SECRET_KEY we keep one in the data folder, so the demo and the tests work out of
-    # the box and sessions survive a restart; a production deployment sets SECRET_KEY.
+    # The demo (and a developer's DEBUG run) keeps a generated key in the data folder so it
+    # works out of the box and sessions survive a restart. Anything else must set SECRET_KEY:
+    # a silently generated key would differ between the web servers of one deployment.
+    if not (DEMO_MODE or DEBUG):
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set: set it (50 random characters, e.g. "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(50))'`), "
+            "or LEVIER_DEMO=1 for a demo"
+        )
     path = DATA_DIR / "secret_key"
     if path.exists():
         return path.read_text().strip()
@@ -233,6 +261,7 @@ EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 20)
 if EMAIL_USE_TLS and EMAIL_USE_SSL:
     raise ImproperlyConfigured("EMAIL_USE_TLS and EMAIL_USE_SSL cannot both be true")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "adv@levier.localhost")
+LEVIER_EMAIL_CLAIM_TIMEOUT_SECONDS = env_int("LEVIER_EMAIL_CLAIM_TIMEOUT_SECONDS", 600)
 LEVIER_COMPANY_NAME = env_str("LEVIER_COMPANY_NAME", "Levier")
 
 # Background jobs run in-process unless a broker is configured (see levier/jobs.py).

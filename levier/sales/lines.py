@@ -18,6 +18,8 @@ from levier.lib.money import MoneyError, Totals, document_totals, line_net, to_d
 MAX_LINES = 500
 MAX_QUANTITY = Decimal("9999999.999")
 MAX_UNIT_PRICE = Decimal("9999999999.9999")
+# Amounts are DECIMAL(14, 2): a line or document total must stay below 10^12 €.
+MAX_AMOUNT = Decimal("1000000000000")
 MAX_ID_DIGITS = 18  # a BIGINT primary key; longer "ids" would overflow the database driver
 
 
@@ -190,6 +192,17 @@ def parse_lines(raw_lines: Sequence[Mapping[str, Any]]) -> list[LineData]:
             continue
         assert quantity is not None and unit_price is not None
         assert discount is not None and vat_rate is not None
+        net_amount = line_net(quantity, unit_price, discount)
+        if net_amount >= MAX_AMOUNT:
+            errors[f"{key}.quantity"] = [
+                line_error(
+                    n,
+                    "quantity",
+                    _("the line amount %(amount)s is over the %(max)s maximum")
+                    % {"amount": net_amount, "max": MAX_AMOUNT},
+                )
+            ]
+            continue
         result.append(
             LineData(
                 product_id=product.pk if product else None,
@@ -199,9 +212,13 @@ def parse_lines(raw_lines: Sequence[Mapping[str, Any]]) -> list[LineData]:
                 unit_price=unit_price,
                 discount_percent=discount,
                 vat_rate=vat_rate.quantize(Decimal("0.01")),
-                net_amount=line_net(quantity, unit_price, discount),
+                net_amount=net_amount,
             )
         )
+    if not errors and totals_of(result).gross >= MAX_AMOUNT:
+        errors["lines"] = [
+            _("the document total is over the %(max)s maximum") % {"max": MAX_AMOUNT}
+        ]
     if errors:
         first = next(iter(errors.values()))[0]
         raise ValidationFailed(first, errors=errors)

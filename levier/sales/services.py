@@ -232,9 +232,18 @@ def _lock_order(order: Order, *, with_customer: bool = False) -> Order:
     Locking the customer row too serializes the submissions of one customer, so two orders
     submitted at the same moment cannot both pass the credit-limit check on stale exposure.
     """
-    if with_customer:
-        return Order.objects.select_for_update().select_related("customer").get(pk=order.pk)
-    return Order.objects.select_for_update().get(pk=order.pk)
+    if not with_customer:
+        return Order.objects.select_for_update().get(pk=order.pk)
+    # Fixed lock order, customer then order, as merge_customers does: no deadlock between
+    # a submission and a merge. The customer may change between the read and the locks
+    # (an edit moving the draft to another customer): then lock again.
+    while True:
+        customer_id = Order.objects.filter(pk=order.pk).values_list("customer_id", flat=True).get()
+        customer = Customer.objects.select_for_update().get(pk=customer_id)
+        locked = Order.objects.select_for_update().get(pk=order.pk)
+        if locked.customer_id == customer_id:
+            locked.customer = customer
+            return locked
 
 
 def _check_version(document: SalesDocument, expected_version: int | None) -> None:
@@ -279,6 +288,11 @@ def update_order(
     if "customer" in fields and fields["customer"].pk != order.customer_id:
         _usable_customer(fields["customer"])
         order.customer = fields["customer"]
+        # The old customer's delivery address cannot stay on the new customer's order.
+        if "delivery_address_id" not in fields:
+            order.delivery_address = None
+    if "po_number" in fields:
+        fields["po_number"] = (fields["po_number"] or "").strip()[:50]
     for name in ("po_number", "requested_delivery_date", "notes"):
         if name in fields:
             setattr(
@@ -310,6 +324,7 @@ def update_order(
         ]
         if new_text != old_text:
             changes["lines"] = [old_text, new_text]
+    order.last_edited_by = actor
     order.version += 1
     order.save()
     changes.update(diff(before, snapshot(order, ORDER_HEADER_FIELDS)))
@@ -414,12 +429,14 @@ def submit_order(*, actor: User, order: Order, expected_version: int | None = No
     )
     order.status = OrderStatus.SUBMITTED
     order.submitted_at = timezone.now()
+    order.submitted_by = actor
     order.rejection_reason = ""
     order.version += 1
     order.save(
         update_fields=[
             "status",
             "submitted_at",
+            "submitted_by",
             "submission_round",
             "rejection_reason",
             "version",
@@ -471,17 +488,23 @@ def _decide_checks(actor: User, order: Order) -> tuple[ApprovalStep, list[Approv
     require(actor, APPROVAL_ACTION[Role(step.role)])
     if actor.role != step.role:
         raise PermissionDenied(actor, APPROVAL_ACTION[Role(step.role)])
-    if order.created_by_id == actor.pk:
+    if actor.pk in {order.created_by_id, order.submitted_by_id, order.last_edited_by_id}:
         raise NotAllowed(
-            _("%(user)s created %(number)s and cannot approve it: another person must")
+            _("%(user)s wrote, changed or submitted %(number)s and cannot approve it: another person must")
             % {"user": actor.username, "number": order.number}
         )
     return step, later
 
 
 @transaction.atomic
-def approve_order(*, actor: User, order: Order, comment: str = "") -> Order:
+def approve_order(
+    *, actor: User, order: Order, comment: str = "", expected_version: int | None = None
+) -> Order:
+    """Approve the current step. `expected_version` is the version the approver looked at:
+    an order reopened, changed and resubmitted since then is refused, never approved unseen.
+    """
     order = _lock_order(order)
+    _check_version(order, expected_version)
     step, later = _decide_checks(actor, order)
     now = timezone.now()
     step.status, step.decided_by, step.decided_at, step.comment = (
@@ -512,11 +535,14 @@ def approve_order(*, actor: User, order: Order, comment: str = "") -> Order:
 
 
 @transaction.atomic
-def reject_order(*, actor: User, order: Order, comment: str) -> Order:
+def reject_order(
+    *, actor: User, order: Order, comment: str, expected_version: int | None = None
+) -> Order:
     if not comment.strip():
         message = _("A rejection needs a reason")
         raise ValidationFailed(message, errors={"comment": [message]})
     order = _lock_order(order)
+    _check_version(order, expected_version)
     step, later = _decide_checks(actor, order)
     now = timezone.now()
     step.status, step.decided_by, step.decided_at, step.comment = (
@@ -673,11 +699,7 @@ def convert_quote_to_order(
 ) -> Order:
     """The accepted quote becomes a draft order with the same lines, terms and mode."""
     quote = Quote.objects.select_for_update().get(pk=quote.pk)
-    if (
-        quote.valid_until
-        and quote.valid_until < timezone.localdate()
-        and quote.status == QuoteStatus.SENT
-    ):
+    if quote.valid_until and quote.valid_until < timezone.localdate():
         raise NotAllowed(
             _("%(number)s expired on %(date)s: issue a new quote")
             % {"number": quote.number, "date": quote.valid_until.strftime("%d/%m/%Y")}

@@ -170,7 +170,7 @@ class CommentForm(forms.Form):
 
 
 class VersionForm(forms.Form):
-    version = forms.IntegerField(required=False, min_value=1)
+    version = forms.IntegerField(min_value=1)
 
 
 def apply_service_errors(form: forms.Form, exc: ValidationFailed) -> list[str]:

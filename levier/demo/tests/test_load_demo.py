@@ -6,6 +6,8 @@ import io
 import random
 from collections import Counter
 
+from typing import Any
+
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -25,6 +27,11 @@ from levier.sales.choices import ApprovalStatus, OrderStatus, QuoteStatus
 from levier.sales.models import ApprovalRule, Order, ProcedureSheet, Quote
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def demo_mode(settings: Any) -> None:
+    settings.DEMO_MODE = True
 
 
 def load(*args: str) -> str:
@@ -170,3 +177,12 @@ def test_default_demo_counts() -> None:
     assert all(summary.orders[status] > 0 for status in OrderStatus.values)
     assert summary.orders[OrderStatus.VALIDATED] > 300
     assert set(summary.waiting) == {"adv", "comptabilite", "direction"}
+
+
+def test_load_demo_refuses_outside_demo_mode(settings: Any) -> None:
+    from django.core.management.base import CommandError
+
+    settings.DEMO_MODE = False
+    with pytest.raises(CommandError, match="LEVIER_DEMO"):
+        load("--customers", "2", "--orders", "0", "--no-progress")
+    assert not User.objects.exists()

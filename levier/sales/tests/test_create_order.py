@@ -129,3 +129,24 @@ def test_line_errors_follow_the_users_language(commercial: User) -> None:
     with translation.override("en"), pytest.raises(ValidationFailed) as err:
         make_order(commercial, lines=[{**line(), "quantity": "trois"}])
     assert err.value.errors["lines.1.quantity"] == ["line 1, quantity: “trois” is not a number"]
+
+
+def test_moving_a_draft_to_another_customer_drops_the_old_delivery_address(
+    commercial: User,
+) -> None:
+    from levier.customers.tests.factories import DeliveryAddressFactory
+
+    address = DeliveryAddressFactory()
+    order = make_order(commercial, customer=address.customer, delivery_address_id=address.pk)
+    order = update_order(
+        actor=commercial, order=order, expected_version=order.version, customer=CustomerFactory()
+    )
+    assert order.delivery_address is None
+
+
+def test_po_number_is_trimmed_on_edit_so_blanks_do_not_satisfy_po_required(
+    commercial: User,
+) -> None:
+    order = make_order(commercial)
+    order = update_order(actor=commercial, order=order, expected_version=order.version, po_number="   ")
+    assert order.po_number == ""

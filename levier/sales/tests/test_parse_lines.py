@@ -59,3 +59,16 @@ def test_absurd_numbers_and_ids_are_refused_cleanly() -> None:
     ):
         with pytest.raises(ValidationFailed):
             parse_lines([{**base, **bad}])
+
+
+@pytest.mark.django_db
+def test_a_line_or_total_too_large_for_the_ledger_is_refused_not_stored() -> None:
+    base = {"description": "x", "vat_rate": "20"}
+    with pytest.raises(ValidationFailed) as err:
+        parse_lines([{**base, "quantity": "1000", "unit_price": "2000000000"}])
+    assert "lines.1.quantity" in err.value.errors
+    # each line fits, the sum does not
+    line = {**base, "quantity": "9000", "unit_price": "90000000"}  # 810 000 000 000 € each
+    with pytest.raises(ValidationFailed) as err:
+        parse_lines([line, line])
+    assert "lines" in err.value.errors

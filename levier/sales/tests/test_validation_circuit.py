@@ -8,7 +8,7 @@ from levier.accounts.models import User
 from levier.accounts.permissions import PermissionDenied
 from levier.audit.models import AuditEvent
 from levier.customers.tests.factories import CustomerFactory
-from levier.lib.errors import NotAllowed, ValidationFailed
+from levier.lib.errors import NotAllowed, StaleVersion, ValidationFailed
 from levier.sales.choices import ApprovalStatus, OrderStatus
 from levier.sales.models import ApprovalStep
 from levier.sales.selectors import orders_awaiting
@@ -163,3 +163,46 @@ def test_validation_queues_the_confirmation_after_commit(
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         approve_order(actor=adv, order=order)
     assert len(callbacks) == 1
+
+
+def test_adv_who_changed_a_colleagues_draft_cannot_approve_it(
+    commercial: User, adv: User, adv2: User
+) -> None:
+    order = make_order(commercial)
+    order = update_order(actor=adv, order=order, expected_version=order.version, po_number="PO-9")
+    order = submit_order(actor=commercial, order=order)
+    with pytest.raises(NotAllowed):
+        approve_order(actor=adv, order=order)
+    assert approve_order(actor=adv2, order=order).status == OrderStatus.VALIDATED
+
+
+def test_adv_who_submitted_a_colleagues_order_cannot_approve_it(
+    commercial: User, adv: User, adv2: User
+) -> None:
+    order = submit_order(actor=adv, order=make_order(commercial))
+    assert order.submitted_by == adv
+    with pytest.raises(NotAllowed):
+        approve_order(actor=adv, order=order)
+    approve_order(actor=adv2, order=order)
+
+
+def test_an_approver_cannot_approve_a_version_they_never_saw(
+    commercial: User, adv: User, direction: User
+) -> None:
+    order = submit_order(actor=commercial, order=big_order(commercial))
+    seen_by_direction = order.version
+    # meanwhile ADV rejects, the rep raises the amount and resubmits, ADV approves
+    reject_order(actor=adv, order=order, comment="PO manquant")
+    order = reopen_order(actor=commercial, order=order)
+    order = update_order(
+        actor=commercial, order=order, expected_version=order.version, lines=[line("500", "800")]
+    )
+    order = submit_order(actor=commercial, order=order)
+    approve_order(actor=adv, order=order, expected_version=order.version)
+    with pytest.raises(StaleVersion):
+        approve_order(actor=direction, order=order, expected_version=seen_by_direction)
+    order.refresh_from_db()
+    assert order.status == OrderStatus.SUBMITTED
+    assert approve_order(actor=direction, order=order, expected_version=order.version).status == (
+        OrderStatus.VALIDATED
+    )

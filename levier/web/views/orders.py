@@ -371,14 +371,24 @@ def _act(
     return redirect(reverse("web:order_detail", args=[order.pk]))
 
 
-def _comment(request: HttpRequest, name: str = "comment") -> str:
+def _comment(request: HttpRequest, name: str = "comment") -> str | None:
+    """The posted comment, or None when it is too long (never silently dropped)."""
     form = CommentForm({"comment": request.POST.get(name, "")})
-    return form.cleaned_data["comment"] if form.is_valid() else ""
+    return form.cleaned_data["comment"] if form.is_valid() else None
 
 
-def _version(request: HttpRequest) -> int | None:
+def _version(request: HttpRequest) -> int:
+    """The version the user looked at; -1 when the form did not carry a valid one."""
     form = VersionForm(request.POST)
     return form.cleaned_data["version"] if form.is_valid() else -1
+
+
+def _checked(version: int, comment: str | None = "") -> tuple[int, str]:
+    if version == -1:
+        raise ValidationFailed(_("The form was damaged (bad version): reload the page."))
+    if comment is None:
+        raise ValidationFailed(_("The comment is too long (5,000 characters at most)."))
+    return version, comment
 
 
 @login_required
@@ -387,9 +397,7 @@ def order_submit(request: HttpRequest, pk: int) -> HttpResponse:
     version = _version(request)
 
     def act(actor: User, order: Order) -> Order:
-        if version == -1:
-            raise ValidationFailed(_("The form was damaged (bad version): reload the page."))
-        return submit_order(actor=actor, order=order, expected_version=version)
+        return submit_order(actor=actor, order=order, expected_version=_checked(version)[0])
 
     return _act(request, pk, act, _("Order %(number)s submitted for validation."))
 
@@ -397,25 +405,29 @@ def order_submit(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def order_approve(request: HttpRequest, pk: int) -> HttpResponse:
-    comment = _comment(request)
-    return _act(
-        request,
-        pk,
-        lambda actor, order: approve_order(actor=actor, order=order, comment=comment),
-        _("Order %(number)s approved."),
-    )
+    comment, version = _comment(request), _version(request)
+
+    def act(actor: User, order: Order) -> Order:
+        checked_version, checked_comment = _checked(version, comment)
+        return approve_order(
+            actor=actor, order=order, comment=checked_comment, expected_version=checked_version
+        )
+
+    return _act(request, pk, act, _("Order %(number)s approved."))
 
 
 @login_required
 @require_POST
 def order_reject(request: HttpRequest, pk: int) -> HttpResponse:
-    comment = _comment(request)
-    return _act(
-        request,
-        pk,
-        lambda actor, order: reject_order(actor=actor, order=order, comment=comment),
-        _("Order %(number)s rejected and sent back to its author."),
-    )
+    comment, version = _comment(request), _version(request)
+
+    def act(actor: User, order: Order) -> Order:
+        checked_version, checked_comment = _checked(version, comment)
+        return reject_order(
+            actor=actor, order=order, comment=checked_comment, expected_version=checked_version
+        )
+
+    return _act(request, pk, act, _("Order %(number)s rejected and sent back to its author."))
 
 
 @login_required
@@ -433,9 +445,10 @@ def order_reopen(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def order_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     reason = _comment(request, "reason")
-    return _act(
-        request,
-        pk,
-        lambda actor, order: cancel_order(actor=actor, order=order, reason=reason),
-        _("Order %(number)s cancelled."),
-    )
+
+    def act(actor: User, order: Order) -> Order:
+        if reason is None:
+            raise ValidationFailed(_("The comment is too long (5,000 characters at most)."))
+        return cancel_order(actor=actor, order=order, reason=reason)
+
+    return _act(request, pk, act, _("Order %(number)s cancelled."))

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from django.core import mail
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.test.utils import override_settings
 from tqdm import tqdm
@@ -49,6 +50,10 @@ class Command(BaseCommand):
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if not settings.DEMO_MODE:
+            # The demo creates well-known logins with the password "demo", one a superuser:
+            # never on a database that is not explicitly a demo.
+            raise CommandError("load-demo only runs in demo mode: set LEVIER_DEMO=1")
         users = User.objects.count()
         if users:
             if options["if_empty"]:
