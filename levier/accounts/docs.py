@@ -14,6 +14,7 @@ from levier.accounts.permissions import MATRIX, Action
 ACTION_LABELS: dict[Action, Promise] = {
     Action.VIEW: _("See customers, catalog, quotes, orders and their audit trail"),
     Action.MANAGE_CUSTOMER: _("Create and edit customers, contacts, delivery addresses"),
+    Action.EDIT_CREDIT_TERMS: _("Set payment terms, credit limit and strategic flag"),
     Action.IMPORT_CUSTOMERS: _("Import customers from CSV"),
     Action.MERGE_CUSTOMERS: _("Merge duplicate customers"),
     Action.MANAGE_CATALOG: _("Create and edit catalog products"),

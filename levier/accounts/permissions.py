@@ -19,6 +19,9 @@ if TYPE_CHECKING:
 class Action(StrEnum):
     VIEW = "view"  # read customers, catalog, orders, audit trail
     MANAGE_CUSTOMER = "manage_customer"  # create / edit customers and their contacts
+    # Payment terms, credit limit and strategic flag decide whether Comptabilité must approve
+    # an order (levier/sales/circuit.py), so sales may not set them on their own customers.
+    EDIT_CREDIT_TERMS = "edit_credit_terms"
     IMPORT_CUSTOMERS = "import_customers"
     MERGE_CUSTOMERS = "merge_customers"
     MANAGE_CATALOG = "manage_catalog"
@@ -43,6 +46,7 @@ _C, _A, _K, _D, _ADM = (
 MATRIX: dict[Action, frozenset[Role]] = {
     Action.VIEW: _ALL,
     Action.MANAGE_CUSTOMER: frozenset({_C, _A, _K, _ADM}),
+    Action.EDIT_CREDIT_TERMS: frozenset({_K, _ADM}),
     Action.IMPORT_CUSTOMERS: frozenset({_A, _ADM}),
     Action.MERGE_CUSTOMERS: frozenset({_A, _ADM}),
     Action.MANAGE_CATALOG: frozenset({_A, _ADM}),
@@ -67,13 +71,22 @@ class PermissionDenied(Exception):
 
     The message is in the active language and names the role and what it may not do, e.g.
     « Le rôle ADV ne permet pas : modifier les règles de validation … (utilisateur t_adv) ».
-    `action` keeps the machine-readable Action.
+    `action` keeps the machine-readable Action; `field`, when given, is the label of the field
+    whose change was refused (e.g. the credit limit for `EDIT_CREDIT_TERMS`).
     """
 
-    def __init__(self, actor: User | None, action: Action) -> None:
+    def __init__(self, actor: User | None, action: Action, field: str = "") -> None:
         self.action = action
         self.actor = actor
-        super().__init__(denial_message(actor, action))
+        # The field whose change was refused (its label), when the action guards some fields.
+        self.field = field
+        message = denial_message(actor, action)
+        if field:
+            message = gettext("%(refusal)s; field concerned: %(field)s") % {
+                "refusal": message,
+                "field": field,
+            }
+        super().__init__(message)
 
 
 def action_label(action: Action) -> str:

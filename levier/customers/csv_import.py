@@ -18,10 +18,12 @@ from typing import IO, TYPE_CHECKING, Any
 from django.db import transaction
 from django.utils.translation import gettext
 
+from levier.accounts.permissions import Action, can, denial_message
 from levier.audit.choices import Verb
 from levier.audit.services import record_event, snapshot
-from levier.customers.matching import CERTAINTY_LABELS, find_duplicates
+from levier.customers.matching import CERTAINTY_LABELS, DuplicateIndex
 from levier.customers.models import Contact, Customer
+from levier.customers.services import CREDIT_TERMS_DEFAULTS, changed_credit_terms
 from levier.customers.validation import clean_contact, clean_customer
 from levier.lib.errors import ValidationFailed
 
@@ -218,30 +220,56 @@ def parse(file: IO[bytes] | bytes, report: ImportReport) -> list[_Row]:
     return rows
 
 
-def _check(rows: list[_Row], report: ImportReport) -> list[_Row]:
-    """Validate each row and look for duplicates in the file and in the database."""
-    valid: list[_Row] = []
-    seen_siren: dict[str, int] = {}
-    seen_name: dict[tuple[str, str], int] = {}
+def _check(rows: list[_Row], report: ImportReport, actor: User | None) -> list[_Row]:
+    """Validate each row and look for duplicates in the file and in the database.
+
+    The database is read with two queries for the whole file (existing customers with one of
+    its SIRENs, and with one of its postcodes), then every row is matched in memory.
+    """
+    may_set_terms = can(actor, Action.EDIT_CREDIT_TERMS)
+    checked: list[tuple[_Row, list[RowProblem]]] = []
     for row in rows:
         problems: list[RowProblem] = []
         try:
             row.customer = clean_customer(row.customer)
         except ValidationFailed as exc:
             problems += _problems(row.line, exc.errors, "")
+        else:
+            if not may_set_terms:
+                problems += _credit_terms_problems(row, actor)
         if row.contact is not None:
             try:
                 row.contact = clean_contact(row.contact)
             except ValidationFailed as exc:
                 problems += _problems(row.line, exc.errors, "contact_")
+        checked.append((row, problems))
+    clean_rows = [row for row, problems in checked if not problems]
+    index = DuplicateIndex.load(
+        [row.customer["siren"] for row in clean_rows],
+        [row.customer["postcode"] for row in clean_rows],
+    )
+    valid: list[_Row] = []
+    seen_siren: dict[str, int] = {}
+    seen_name: dict[tuple[str, str], int] = {}
+    for row, problems in checked:
         if not problems:
-            problems += _duplicates(row, seen_siren, seen_name)
+            problems += _duplicates(row, seen_siren, seen_name, index)
         if problems:
             report.problems += problems
         else:
             valid.append(row)
     report.valid_lines = [r.line for r in valid]
     return valid
+
+
+def _credit_terms_problems(row: _Row, actor: User | None) -> list[RowProblem]:
+    """Terms, credit limit or strategic flag other than the defaults, set by a role that may
+    not (`EDIT_CREDIT_TERMS`): the row is rejected, one problem per such column."""
+    refusal = denial_message(actor, Action.EDIT_CREDIT_TERMS)
+    return [
+        RowProblem(row.line, name, refusal)
+        for name in changed_credit_terms(row.customer, CREDIT_TERMS_DEFAULTS)
+    ]
 
 
 def _problems(line: int, errors: dict[str, list[str]], prefix: str) -> list[RowProblem]:
@@ -253,7 +281,10 @@ def _problems(line: int, errors: dict[str, list[str]], prefix: str) -> list[RowP
 
 
 def _duplicates(
-    row: _Row, seen_siren: dict[str, int], seen_name: dict[tuple[str, str], int]
+    row: _Row,
+    seen_siren: dict[str, int],
+    seen_name: dict[tuple[str, str], int],
+    index: DuplicateIndex,
 ) -> list[RowProblem]:
     values = row.customer
     siren, key = values["siren"], (values["search_name"], values["postcode"])
@@ -278,7 +309,7 @@ def _duplicates(
         seen_siren[siren] = row.line
     seen_name.setdefault(key, row.line)
     problems = []
-    for cand in find_duplicates(values):
+    for cand in index.find(values):
         column = "siren" if cand.certainty == "certain" else "name"
         problems.append(
             RowProblem(
@@ -306,10 +337,15 @@ def run_import(
     rows = parse(file, report)
     if report.file_errors:
         return report
-    valid = _check(rows, report)
-    if dry_run or (report.problems and not skip_invalid) or not valid:
+    if dry_run:
+        _check(rows, report, actor)
         return report
+    # The duplicate check runs in the transaction that writes, against what is committed now,
+    # not against what the preview saw.
     with transaction.atomic():
+        valid = _check(rows, report, actor)
+        if (report.problems and not skip_invalid) or not valid:
+            return report
         for row in valid:
             customer = Customer.objects.create(**row.customer)
             record_event(

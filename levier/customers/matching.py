@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -86,45 +86,109 @@ def find_duplicates(
 
     Only two indexed lookups are made, by SIREN and by postcode, so the check stays cheap
     however large the customer master grows; the fuzzy comparison runs in Python on that
-    small set.
+    small set, against the stored `search_name` (no re-normalization of every candidate).
     """
-    siren = re.sub(r"\D", "", str(data.get("siren") or ""))
-    postcode = str(data.get("postcode") or "").strip()
-    wanted = normalize_name(str(data.get("name") or ""))
-    found: dict[int, DuplicateCandidate] = {}
+    index = DuplicateIndex.load(
+        [_digits(data.get("siren"))],
+        [str(data.get("postcode") or "").strip()],
+        exclude_pk=exclude_pk,
+        per_siren=50,
+        per_postcode=MAX_POSTCODE_CANDIDATES,
+    )
+    return index.find(data)
 
-    base = Customer.objects.filter(is_active=True)
-    if exclude_pk is not None:
-        base = base.exclude(pk=exclude_pk)
-    if len(siren) == 9:
-        for customer in base.filter(siren=siren).order_by("pk")[:50]:
-            found[customer.pk] = DuplicateCandidate(
-                customer,
-                Certainty.CERTAIN,
-                gettext("same SIREN %(siren)s") % {"siren": siren},
-                100.0,
-            )
-    if postcode and wanted:
-        rows = (
-            base.filter(postcode=postcode)
-            .only("pk", "name", "trade_name", "siren", "postcode", "city")
-            .order_by("pk")[:MAX_POSTCODE_CANDIDATES]
-        )
-        for customer in rows:
-            if customer.pk in found:
-                continue
-            score = max(
-                fuzz.token_sort_ratio(wanted, normalize_name(customer.name)),
-                fuzz.token_sort_ratio(wanted, normalize_name(customer.trade_name))
-                if customer.trade_name
-                else 0.0,
-            )
-            if score >= PROBABLE_THRESHOLD:
+
+def _digits(value: Any) -> str:
+    return re.sub(r"\D", "", str(value or ""))
+
+
+# Ids per IN (...) query: well below SQLite's bound-parameter limit (32766), so a file of up
+# to 50,000 rows needs a handful of queries however many rows it has.
+_IN_CHUNK = 10_000
+
+
+def _chunks(values: list[str]) -> Iterator[list[str]]:
+    for start in range(0, len(values), _IN_CHUNK):
+        yield values[start : start + _IN_CHUNK]
+
+
+class DuplicateIndex:
+    """The active customers sharing a SIREN or a postcode with a batch of candidates.
+
+    Loaded with one query for all the SIRENs and one for all the postcodes (the CSV import
+    checks every row of a file against it in memory), then `find` matches one candidate.
+    Names are compared through the stored, indexed `search_name` (`normalize_name` of the
+    legal name, written by `clean_customer`); only non-empty trade names are normalized,
+    once per customer.
+    """
+
+    _FIELDS = ("pk", "name", "trade_name", "search_name", "siren", "postcode", "city")
+
+    def __init__(self) -> None:
+        self.by_siren: dict[str, list[Customer]] = {}
+        # postcode → [(customer, normalized legal name, normalized trade name)]
+        self.by_postcode: dict[str, list[tuple[Customer, str, str]]] = {}
+
+    @classmethod
+    def load(
+        cls,
+        sirens: Iterable[str],
+        postcodes: Iterable[str],
+        *,
+        exclude_pk: int | None = None,
+        per_siren: int | None = None,
+        per_postcode: int | None = None,
+    ) -> DuplicateIndex:
+        """`per_*` cap the rows loaded (only meaningful for a single SIREN / postcode)."""
+        index = cls()
+        base = Customer.objects.filter(is_active=True).only(*cls._FIELDS).order_by("pk")
+        if exclude_pk is not None:
+            base = base.exclude(pk=exclude_pk)
+        wanted_sirens = sorted({s for s in sirens if len(s) == 9})
+        for chunk in _chunks(wanted_sirens):
+            rows = base.filter(siren__in=chunk)
+            for customer in rows[:per_siren] if per_siren else rows:
+                index.by_siren.setdefault(customer.siren, []).append(customer)
+        wanted_postcodes = sorted({p for p in postcodes if p})
+        for chunk in _chunks(wanted_postcodes):
+            rows = base.filter(postcode__in=chunk)
+            for customer in rows[:per_postcode] if per_postcode else rows:
+                index.by_postcode.setdefault(customer.postcode, []).append(
+                    (
+                        customer,
+                        customer.search_name or normalize_name(customer.name),
+                        normalize_name(customer.trade_name) if customer.trade_name else "",
+                    )
+                )
+        return index
+
+    def find(self, data: Mapping[str, Any]) -> list[DuplicateCandidate]:
+        siren = _digits(data.get("siren"))
+        postcode = str(data.get("postcode") or "").strip()
+        wanted = normalize_name(str(data.get("name") or ""))
+        found: dict[int, DuplicateCandidate] = {}
+        if len(siren) == 9:
+            for customer in self.by_siren.get(siren, []):
                 found[customer.pk] = DuplicateCandidate(
                     customer,
-                    Certainty.PROBABLE,
-                    gettext("similar name (%(score)s %%) with the same postcode %(postcode)s")
-                    % {"score": f"{score:.0f}", "postcode": postcode},
-                    float(score),
+                    Certainty.CERTAIN,
+                    gettext("same SIREN %(siren)s") % {"siren": siren},
+                    100.0,
                 )
-    return sorted(found.values(), key=lambda c: (c.certainty != Certainty.CERTAIN, -c.score))
+        if postcode and wanted:
+            for customer, name, trade in self.by_postcode.get(postcode, []):
+                if customer.pk in found:
+                    continue
+                score = max(
+                    fuzz.token_sort_ratio(wanted, name),
+                    fuzz.token_sort_ratio(wanted, trade) if trade else 0.0,
+                )
+                if score >= PROBABLE_THRESHOLD:
+                    found[customer.pk] = DuplicateCandidate(
+                        customer,
+                        Certainty.PROBABLE,
+                        gettext("similar name (%(score)s %%) with the same postcode %(postcode)s")
+                        % {"score": f"{score:.0f}", "postcode": postcode},
+                        float(score),
+                    )
+        return sorted(found.values(), key=lambda c: (c.certainty != Certainty.CERTAIN, -c.score))

@@ -76,6 +76,7 @@ class Customer360:
     delivery_addresses: list[DeliveryAddress]
     recent_quotes: list[Any]
     recent_orders: list[Any]
+    # Submitted and validated orders TTC: the same exposure the credit-limit rule uses.
     open_order_total: Decimal
     quote_count: int
     order_count: int
@@ -96,7 +97,7 @@ def customer_360(customer: Customer) -> Customer360:
     addresses = list(customer.delivery_addresses.all())
     orders = Order.objects.filter(customer=customer)
     quotes = Quote.objects.filter(customer=customer)
-    open_total = orders.filter(status__in=OPEN_ORDER_STATUSES).aggregate(t=Sum("total_net"))["t"]
+    open_total = orders.filter(status__in=OPEN_ORDER_STATUSES).aggregate(t=Sum("total_gross"))["t"]
     # The customer's own events plus those of its contacts and delivery addresses.
     children = Q(object_type="customers.contact", object_id__in=[str(c.pk) for c in contacts]) | Q(
         object_type="customers.deliveryaddress", object_id__in=[str(a.pk) for a in addresses]

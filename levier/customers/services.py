@@ -10,10 +10,11 @@ from collections.abc import Mapping
 from typing import IO, TYPE_CHECKING, Any
 
 from django.apps import apps
-from django.db import transaction
+from django.db import models, transaction
+from django.db.models import F
 from django.utils.translation import gettext
 
-from levier.accounts.permissions import Action, require
+from levier.accounts.permissions import Action, PermissionDenied, can, require
 from levier.audit.choices import Verb
 from levier.audit.services import diff, record_event, snapshot
 from levier.customers.matching import (
@@ -37,10 +38,12 @@ if TYPE_CHECKING:
     from levier.customers.csv_import import ImportReport
 
 __all__ = [
+    "CREDIT_TERMS_DEFAULTS",
     "DuplicateCandidate",
     "DuplicatesFound",
     "add_contact",
     "add_delivery_address",
+    "changed_credit_terms",
     "create_customer",
     "find_duplicates",
     "import_customers",
@@ -85,12 +88,51 @@ class DuplicatesFound(ValidationFailed):
         self.candidates = candidates
 
 
+# What a new customer gets when nobody allowed to set them says otherwise (the model defaults).
+# These fields decide whether Comptabilité must approve an order (levier/sales/circuit.py:
+# terms longer than the customer's, exposure over the credit limit), so only the roles with
+# `EDIT_CREDIT_TERMS` may change them.
+# (30 days net, no credit limit, not strategic).
+def _model_default(name: str) -> Any:
+    field = Customer._meta.get_field(name)
+    assert isinstance(field, models.Field)
+    return field.get_default()
+
+
+CREDIT_TERMS_DEFAULTS: dict[str, Any] = {
+    name: _model_default(name)
+    for name in ("payment_terms_days", "payment_terms_basis", "credit_limit", "is_strategic")
+}
+
+
+def changed_credit_terms(values: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
+    """The credit-terms fields whose cleaned value in `values` differs from `current`."""
+    return [
+        name
+        for name, default in CREDIT_TERMS_DEFAULTS.items()
+        if name in values and values[name] != current.get(name, default)
+    ]
+
+
+def _require_credit_terms(
+    actor: User | None, values: Mapping[str, Any], current: Mapping[str, Any]
+) -> None:
+    """PermissionDenied naming the first credit-terms field the actor may not change."""
+    changed = changed_credit_terms(values, current)
+    if changed and not can(actor, Action.EDIT_CREDIT_TERMS):
+        raise PermissionDenied(actor, Action.EDIT_CREDIT_TERMS, label_of(Customer, changed[0]))
+
+
 def create_customer(
     *, actor: User | None, data: Mapping[str, Any], allow_duplicate: bool = False
 ) -> Customer:
-    """Create a customer after checking identifiers, legal terms and likely duplicates."""
+    """Create a customer after checking identifiers, legal terms and likely duplicates.
+
+    Terms, credit limit or strategic flag other than the defaults need `EDIT_CREDIT_TERMS`.
+    """
     require(actor, Action.MANAGE_CUSTOMER)
     values = clean_customer(data)
+    _require_credit_terms(actor, values, CREDIT_TERMS_DEFAULTS)
     with transaction.atomic():
         if not allow_duplicate:
             candidates = find_duplicates(values)
@@ -115,6 +157,8 @@ def update_customer(
     re-validated so a change of country or SIREN cannot leave the identifiers inconsistent.
     A SIREN changed to one another active customer already has is refused like a creation
     (a second establishment of the same company is allowed with `allow_duplicate`).
+    Changing the terms, credit limit or strategic flag needs `EDIT_CREDIT_TERMS`; sending them
+    unchanged does not.
     """
     require(actor, Action.MANAGE_CUSTOMER)
     with transaction.atomic():
@@ -143,6 +187,7 @@ def update_customer(
             **{k: v for k, v in data.items() if k in current or k == "account_manager"},
         }
         values = clean_customer(merged)
+        _require_credit_terms(actor, values, current)
         if values.get("siren") and values["siren"] != locked.siren and not allow_duplicate:
             same_siren = [
                 c
@@ -265,8 +310,14 @@ def merge_customers(
             "delivery_addresses": DeliveryAddress.objects.filter(customer=removed).update(
                 customer=kept, is_default=False
             ),
-            "quotes": Quote.objects.filter(customer=removed).update(customer=kept),
-            "orders": Order.objects.filter(customer=removed).update(customer=kept),
+            # The version bump makes an edit form opened on a moved document before the merge
+            # get a stale-version refusal instead of saving over the new customer.
+            "quotes": Quote.objects.filter(customer=removed).update(
+                customer=kept, version=F("version") + 1
+            ),
+            "orders": Order.objects.filter(customer=removed).update(
+                customer=kept, version=F("version") + 1
+            ),
             # Earlier merges into `removed` now point at the survivor: no chains to follow.
             "merged_customers": Customer.objects.filter(merged_into=removed).update(
                 merged_into=kept

@@ -63,9 +63,10 @@ LIST_SEPARATOR = pgettext_lazy("list separator", "; ")
 def label_of(model: type[models.Model], field: str) -> str:
     """The field's verbose name in the active language (the raw name if it is no field)."""
     try:
-        return str(model._meta.get_field(field).verbose_name)
+        found = model._meta.get_field(field)
     except FieldDoesNotExist:
         return field
+    return str(getattr(found, "verbose_name", field))
 
 
 def parse_bool(value: Any, field: str, errors: Errors, label: str | Promise | None = None) -> bool:

@@ -37,6 +37,7 @@ from levier.customers.services import (
     add_contact,
     add_delivery_address,
     create_customer,
+    update_customer,
 )
 from levier.customers.validation import clean_contact, clean_customer, clean_delivery_address
 from levier.demo import data
@@ -289,6 +290,9 @@ class CustomerGenerator:
         return addresses
 
 
+CREDIT_FIELDS = ("payment_terms_days", "payment_terms_basis", "credit_limit", "is_strategic")
+
+
 def create_customers(
     cast: Cast, scale: Scale, rng: random.Random, progress: Progress = no_progress
 ) -> list[DemoCustomer]:
@@ -301,14 +305,25 @@ def create_customers(
     for n in progress(iter(range(scale.customers)), scale.customers, "customers"):
         actor = writers[n % len(writers)]
         values = generator.customer(account_manager=managers[n % len(managers)])
+        # Sales or ADV opens the account; Comptabilité then sets the terms, credit limit and
+        # strategic flag it alone may set (EDIT_CREDIT_TERMS), as in a real ADV team.
+        credit = {k: values.pop(k) for k in CREDIT_FIELDS if k in values}
         for _ in range(5):
             try:
                 customer = create_customer(actor=actor, data=values)
                 break
             except DuplicatesFound:  # a name too close to one in the same postcode
                 values = generator.customer(account_manager=values["account_manager"])
+                credit = {k: values.pop(k) for k in CREDIT_FIELDS if k in values}
         else:  # pragma: no cover - five near-duplicates in a row
             raise RuntimeError("the demo generator keeps producing duplicates")
+        if any(credit.get(k) != getattr(customer, k) for k in credit):
+            customer = update_customer(
+                actor=cast.users["compta"],
+                customer=customer,
+                data=credit,
+                expected_version=customer.version,
+            )
         for contact in generator.contacts(customer.name):
             add_contact(actor=actor, customer=customer, data=contact)
         demo = DemoCustomer(customer)

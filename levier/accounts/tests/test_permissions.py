@@ -92,3 +92,19 @@ def test_session_and_csrf_cookies_are_hardened() -> None:
     assert settings.SESSION_COOKIE_SAMESITE == "Lax"
     assert "django.middleware.csrf.CsrfViewMiddleware" in settings.MIDDLEWARE
     assert settings.X_FRAME_OPTIONS == "DENY"
+
+
+def test_only_accounting_and_admin_set_customer_terms_credit_limit_and_strategic_flag() -> None:
+    # these fields decide whether Comptabilité must approve an order: sales may not set them
+    assert MATRIX[Action.EDIT_CREDIT_TERMS] == {Role.COMPTABILITE, Role.ADMINISTRATEUR}
+
+
+@pytest.mark.django_db
+def test_refusal_of_a_guarded_field_names_the_field(commercial: User) -> None:
+    with override("en"):
+        exc = PermissionDenied(commercial, Action.EDIT_CREDIT_TERMS, "credit limit")
+    assert str(exc) == (
+        "The Commercial role does not allow: set payment terms, credit limit and strategic "
+        f"flag (user {commercial.username}); field concerned: credit limit"
+    )
+    assert exc.field == "credit limit"

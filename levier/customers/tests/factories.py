@@ -2,6 +2,7 @@ import random
 
 import factory
 
+from levier.customers.matching import normalize_name
 from levier.customers.models import Contact, Customer, DeliveryAddress
 from levier.lib.identifiers import fake_siren, fake_siret, vat_from_siren
 
@@ -16,7 +17,7 @@ class CustomerFactory(factory.django.DjangoModelFactory):
         skip_postgeneration_save = True
 
     name = factory.Sequence(lambda n: f"Société Exemple {n} SAS")
-    search_name = factory.LazyAttribute(lambda c: c.name.lower())
+    search_name = factory.LazyAttribute(lambda c: normalize_name(c.name))
     siren = factory.LazyFunction(lambda: fake_siren(_rng))
     siret = factory.LazyAttribute(lambda c: fake_siret(_rng, c.siren))
     vat_number = factory.LazyAttribute(lambda c: vat_from_siren(c.siren))

@@ -27,17 +27,17 @@ def _errors(data: dict[str, object], actor: User) -> dict[str, list[str]]:
     return exc.value.errors
 
 
-def test_valid_french_customer_is_created_with_derived_vat_and_audit_event(adv: User) -> None:
+def test_valid_french_customer_is_created_with_derived_vat_and_audit_event(compta: User) -> None:
     # given a French customer without a VAT number
     data = customer_data(iban=IBAN, bic=BIC, credit_limit="15 000,50")
-    # when ADV creates it
-    customer = create_customer(actor=adv, data=data)
+    # when Comptabilité creates it (with a credit limit, which only it may set)
+    customer = create_customer(actor=compta, data=data)
     # then the VAT number is derived from the SIREN, the amounts are Decimal, and it is audited
     assert customer.vat_number == vat_from_siren(data["siren"])
     assert customer.credit_limit == Decimal("15000.50")
     assert customer.search_name == "boulangerie martin"
     event = AuditEvent.objects.get(object_type="customers.customer", object_id=str(customer.pk))
-    assert event.verb == Verb.CREATE and event.actor == adv
+    assert event.verb == Verb.CREATE and event.actor == compta
     assert event.changes["siren"] == data["siren"]
 
 
@@ -109,12 +109,12 @@ def test_invalid_iban_and_bic_are_refused_with_the_failed_check(adv: User) -> No
         ("46", "end_of_month", False),
     ],
 )
-def test_payment_terms_are_capped_by_law(adv: User, days: str, basis: str, ok: bool) -> None:
+def test_payment_terms_are_capped_by_law(compta: User, days: str, basis: str, ok: bool) -> None:
     data = customer_data(payment_terms_days=days, payment_terms_basis=basis)
     if ok:
-        assert create_customer(actor=adv, data=data).payment_terms_days == int(days)
+        assert create_customer(actor=compta, data=data).payment_terms_days == int(days)
     else:
-        assert "legal maximum" in _errors(data, adv)["payment_terms_days"][0]
+        assert "legal maximum" in _errors(data, compta)["payment_terms_days"][0]
 
 
 def test_negative_credit_limit_is_refused(adv: User) -> None:

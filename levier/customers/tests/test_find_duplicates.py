@@ -47,3 +47,29 @@ def test_duplicate_check_makes_two_bounded_queries(db: None) -> None:
         find_duplicates({"name": "Nantes Logistique", "siren": new_siren(), "postcode": "44000"})
     assert len(queries) == 2
     assert all("siren" in q["sql"] or "postcode" in q["sql"] for q in queries.captured_queries)
+
+
+def test_names_are_compared_through_the_stored_search_name(db: None) -> None:
+    # the stored search_name is what is compared: the legal name is not normalized again
+    existing = CustomerFactory(
+        name="Nom qui ne ressemble à rien", search_name="transports dupont fils", postcode="69003"
+    )
+    found = find_duplicates({"name": "Transports Dupont & Fils SARL", "postcode": "69003"})
+    assert [c.customer for c in found] == [existing]
+
+
+def test_stored_search_name_is_the_normalized_legal_name(db: None) -> None:
+    from levier.customers.matching import normalize_name
+    from levier.customers.validation import clean_customer
+
+    values = clean_customer({"name": "S.A.R.L. Électricité Générale", "siren": new_siren()})
+    assert values["search_name"] == normalize_name("S.A.R.L. Électricité Générale")
+    assert values["search_name"] == "electricite generale"
+
+
+def test_trade_name_still_counts_for_similarity(db: None) -> None:
+    existing = CustomerFactory(
+        name="Holding XJ SAS", trade_name="Garage du Centre", postcode="44000"
+    )
+    found = find_duplicates({"name": "Garage du Centre", "postcode": "44000"})
+    assert [c.customer for c in found] == [existing]

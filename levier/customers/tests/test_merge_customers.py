@@ -81,3 +81,56 @@ def test_only_adv_and_admin_may_merge(role: str, request: pytest.FixtureRequest)
         merge_customers(actor=actor, keep=keep, remove=remove, reason="x")
     remove.refresh_from_db()
     assert remove.is_active
+
+
+def test_merge_bumps_the_version_of_moved_orders_and_quotes(adv: User) -> None:
+    # given an order and a quote of the customer to remove, open in someone's edit form
+    keep, remove = CustomerFactory(), CustomerFactory()
+    order = _order(remove, adv, "CMD-TEST-9")
+    quote = _quote(remove, adv, "DEV-TEST-9")
+    untouched = _order(keep, adv, "CMD-TEST-10")
+    # when the customers are merged
+    merge_customers(actor=adv, keep=keep, remove=remove, reason="doublon")
+    # then the moved documents have a new version, so the open form is stale
+    for document in (order, quote, untouched):
+        document.refresh_from_db()  # type: ignore[attr-defined]
+    assert (order.version, quote.version) == (2, 2)  # type: ignore[attr-defined]
+    assert untouched.version == 1  # type: ignore[attr-defined]
+
+
+def test_an_order_edit_opened_before_the_merge_is_refused_as_stale(adv: User) -> None:
+    from levier.lib.errors import StaleVersion
+    from levier.sales.services import update_order
+
+    keep, remove = CustomerFactory(), CustomerFactory()
+    order = _order(remove, adv, "CMD-TEST-11")
+    merge_customers(actor=adv, keep=keep, remove=remove, reason="doublon")
+    with pytest.raises(StaleVersion):
+        update_order(actor=adv, order=order, expected_version=1, notes="old form")
+    order.refresh_from_db()  # type: ignore[attr-defined]
+    assert order.customer_id == keep.pk and order.notes == ""  # type: ignore[attr-defined]
+
+
+def test_merge_is_one_audit_event_per_customer_listing_what_moved(adv: User) -> None:
+    keep, remove = CustomerFactory(), CustomerFactory()
+    DeliveryAddressFactory(customer=remove)
+    _order(remove, adv, "CMD-TEST-12")
+    _order(remove, adv, "CMD-TEST-13")
+    _quote(remove, adv, "DEV-TEST-12")
+    merge_customers(actor=adv, keep=keep, remove=remove, reason="doublon")
+    moved = {
+        "contacts": 1,
+        "delivery_addresses": 1,
+        "quotes": 1,
+        "orders": 2,
+        "merged_customers": 0,
+    }
+    kept_event = events_for(keep).get()
+    assert kept_event.changes == {"merged_from": remove.pk, "moved": moved}
+    assert events_for(remove).get().changes["moved"] == moved
+    # the moved documents get no event of their own: the customers' events say what moved
+    Order = apps.get_model("sales", "Order")
+    from levier.audit.models import AuditEvent
+
+    assert not AuditEvent.objects.filter(object_type="sales.order").exists()
+    assert Order.objects.filter(customer=keep).count() == 2

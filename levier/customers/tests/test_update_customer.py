@@ -18,10 +18,10 @@ from levier.customers.tests.helpers import customer_data
 from levier.lib.errors import NotAllowed, StaleVersion, ValidationFailed
 
 
-def test_update_bumps_version_and_audits_only_changed_fields(adv: User) -> None:
-    customer = create_customer(actor=adv, data=customer_data())
+def test_update_bumps_version_and_audits_only_changed_fields(compta: User) -> None:
+    customer = create_customer(actor=compta, data=customer_data())
     update_customer(
-        actor=adv,
+        actor=compta,
         customer=customer,
         data={"payment_terms_days": "45", "city": "Bordeaux"},
         expected_version=1,

@@ -219,3 +219,70 @@ def test_product_pages_create_edit_and_refuse_stale_versions(adv: User, commerci
     assert client.post(edit, {**data, "label": "B", "version": "1"}).status_code == 409
     product.refresh_from_db()
     assert product.label == "A"
+
+
+def test_customer_edit_without_a_version_is_a_400_form_error_not_a_404(adv: User) -> None:
+    customer = CustomerFactory(city="Paris")
+    form = _form(siren=customer.siren, siret=customer.siret, name=customer.name, city="Nice")
+    for version in (None, "abc"):
+        post = form if version is None else {**form, "version": version}
+        response = _client(adv).post(reverse("web:customer_edit", args=[customer.pk]), post)
+        assert response.status_code == 400
+        assert "version" in " ".join(response.context["form"].non_field_errors())
+    customer.refresh_from_db()
+    assert customer.city == "Paris" and customer.version == 1
+
+
+def _preview(client: Client, csv: bytes) -> str:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    response = client.post(
+        reverse("web:customer_import"), {"file": SimpleUploadedFile("c.csv", csv)}
+    )
+    assert response.status_code == 200
+    return str(response.context["token"])
+
+
+def test_import_confirmed_twice_imports_once_and_the_second_is_told_so(adv: User) -> None:
+    client = _client(adv)
+    token = _preview(client, f"name;siren\nAlpha;{new_siren()}\nBeta;{new_siren()}\n".encode())
+    first = client.post(reverse("web:customer_import"), {"token": token})
+    assert first.status_code == 200 and Customer.objects.count() == 2
+    second = client.post(reverse("web:customer_import"), {"token": token})
+    assert second.status_code == 409
+    assert "déjà été importé ou a expiré" in second.content.decode()
+    assert Customer.objects.count() == 2
+
+
+def test_import_confirmation_arriving_during_the_import_is_refused(
+    adv: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # two confirmations racing: the second arrives while the first is importing
+    from levier.web.views import customers as views
+
+    client = _client(adv)
+    token = _preview(client, f"name;siren\nAlpha;{new_siren()}\n".encode())
+    concurrent: list[int] = []
+    real_import = views.import_customers
+
+    def import_while_another_confirms(**kwargs: object) -> object:
+        other = client.post(reverse("web:customer_import"), {"token": token})
+        concurrent.append(other.status_code)
+        return real_import(**kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(views, "import_customers", import_while_another_confirms)
+    response = client.post(reverse("web:customer_import"), {"token": token})
+    assert response.status_code == 200 and concurrent == [409]
+    assert Customer.objects.count() == 1
+
+
+def test_import_refused_in_all_or_nothing_mode_can_still_be_confirmed_with_skip(
+    adv: User,
+) -> None:
+    client = _client(adv)
+    good = new_siren()
+    token = _preview(client, f"name;siren\nAlpha;{good}\nBeta;{_bad_siren()}\n".encode())
+    refused = client.post(reverse("web:customer_import"), {"token": token})
+    assert refused.status_code == 200 and not Customer.objects.exists()
+    client.post(reverse("web:customer_import"), {"token": token, "skip_invalid": "1"})
+    assert list(Customer.objects.values_list("siren", flat=True)) == [good]

@@ -7,6 +7,7 @@ form fields so the user sees which check failed next to what they typed.
 
 from __future__ import annotations
 
+import os
 import re
 import uuid
 from pathlib import Path
@@ -25,7 +26,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 
 from levier.accounts.models import User
-from levier.accounts.permissions import Action, require
+from levier.accounts.permissions import Action, can, require
 from levier.customers.choices import InvoiceChannel, TermsBasis
 from levier.customers.matching import find_duplicates
 from levier.customers.models import Customer
@@ -45,6 +46,8 @@ from levier.lib.errors import StaleVersion, ValidationFailed
 PAGE_SIZE = 50
 LIVE_FIELDS = ("siren", "siret", "vat_number", "iban", "bic")
 IMPORT_MAX_BYTES = 10 * 1024 * 1024
+# Decide whether Comptabilité must approve an order: Action.EDIT_CREDIT_TERMS only.
+CREDIT_TERMS_FIELDS = ("payment_terms_days", "payment_terms_basis", "credit_limit", "is_strategic")
 
 
 def request_actor(request: HttpRequest) -> User:
@@ -95,7 +98,7 @@ class CustomerForm(forms.Form):
         label=gettext_lazy("PO number required"), required=False
     )
     credit_limit = forms.CharField(
-        label=gettext_lazy("Credit limit (€ excl. VAT)"), max_length=20, required=False
+        label=gettext_lazy("Credit limit (€ incl. VAT)"), max_length=20, required=False
     )
     is_strategic = forms.BooleanField(label=gettext_lazy("Strategic account"), required=False)
     iban = forms.CharField(label=gettext_lazy("IBAN"), max_length=50, required=False)
@@ -105,8 +108,16 @@ class CustomerForm(forms.Form):
         label=gettext_lazy("Notes"), widget=forms.Textarea(attrs={"rows": 3}), required=False
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, can_edit_terms: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.can_edit_terms = can_edit_terms
+        if not can_edit_terms:
+            # Shown for information, never sent: see `service_data`.
+            for name in CREDIT_TERMS_FIELDS:
+                self.fields[name].disabled = True
+                self.fields[name].help_text = gettext_lazy(
+                    "Set by Comptabilité or an administrator."
+                )
         check_url = reverse("web:customer_validate_field")
         for name in LIVE_FIELDS:
             self.fields[name].widget.attrs.update(
@@ -118,6 +129,14 @@ class CustomerForm(forms.Form):
                     "autocomplete": "off",
                 }
             )
+
+    def service_data(self) -> dict[str, Any]:
+        """The cleaned data for the service, without the fields this user may not change."""
+        data = dict(self.cleaned_data)
+        if not self.can_edit_terms:
+            for name in CREDIT_TERMS_FIELDS:
+                data.pop(name, None)
+        return data
 
 
 class ContactForm(forms.Form):
@@ -180,13 +199,15 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def customer_create(request: HttpRequest) -> HttpResponse:
     candidates: list[Any] = []
+    actor = request_actor(request)
+    may_set_terms = can(actor, Action.EDIT_CREDIT_TERMS)
     if request.method == "POST":
-        form = CustomerForm(request.POST)
+        form = CustomerForm(request.POST, can_edit_terms=may_set_terms)
         if form.is_valid():
             allow = request.POST.get("allow_duplicate") == "1"
             try:
                 customer = create_customer(
-                    actor=request_actor(request), data=form.cleaned_data, allow_duplicate=allow
+                    actor=actor, data=form.service_data(), allow_duplicate=allow
                 )
             except DuplicatesFound as exc:
                 candidates = exc.candidates
@@ -197,8 +218,8 @@ def customer_create(request: HttpRequest) -> HttpResponse:
                 return redirect("web:customer_detail", pk=customer.pk)
         status = 200 if candidates else 400
     else:
-        require(request_actor(request), Action.MANAGE_CUSTOMER)
-        form, status = CustomerForm(), 200
+        require(actor, Action.MANAGE_CUSTOMER)
+        form, status = CustomerForm(can_edit_terms=may_set_terms), 200
     context = {"form": form, "candidates": candidates, "creating": True}
     return render(request, "web/customers/form.html", context, status=status)
 
@@ -207,21 +228,34 @@ def customer_create(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def customer_edit(request: HttpRequest, pk: int) -> HttpResponse:
     customer = get_object_or_404(Customer, pk=pk)
+    actor = request_actor(request)
+    may_set_terms = can(actor, Action.EDIT_CREDIT_TERMS)
     status = 200
     stale = False
     version = customer.version
     if request.method == "POST":
-        form = CustomerForm(request.POST)
-        try:
-            version = int(request.POST.get("version", ""))
-        except ValueError:
-            raise Http404("version missing") from None
-        if form.is_valid():
+        # The disabled terms fields show the stored values, not the defaults.
+        form = CustomerForm(
+            request.POST, initial=_customer_initial(customer), can_edit_terms=may_set_terms
+        )
+        raw_version = request.POST.get("version", "").strip()
+        posted_version = int(raw_version) if raw_version.isdecimal() else None
+        if posted_version is not None:
+            version = posted_version  # kept when the form comes back with errors
+        if posted_version is None:
+            # Without the version the edit cannot be checked against concurrent saves.
+            form.is_valid()
+            form.add_error(
+                None,
+                _("version: missing from the form; reload the customer and apply your change"),
+            )
+            status = 400
+        elif form.is_valid():
             try:
                 update_customer(
-                    actor=request_actor(request),
+                    actor=actor,
                     customer=customer,
-                    data=form.cleaned_data,
+                    data=form.service_data(),
                     expected_version=version,
                 )
             except StaleVersion as exc:
@@ -236,8 +270,8 @@ def customer_edit(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             status = 400
     else:
-        require(request_actor(request), Action.MANAGE_CUSTOMER)
-        form = CustomerForm(initial=_customer_initial(customer))
+        require(actor, Action.MANAGE_CUSTOMER)
+        form = CustomerForm(initial=_customer_initial(customer), can_edit_terms=may_set_terms)
     context = {"form": form, "customer": customer, "version": version, "stale": stale}
     return render(request, "web/customers/form.html", context, status=status)
 
@@ -322,12 +356,27 @@ def customer_import(request: HttpRequest) -> HttpResponse:
         if not re.fullmatch(r"[0-9a-f]{32}", token):
             raise Http404("unknown import")
         path = _import_dir() / f"{token}.csv"
-        if not path.exists():
-            raise Http404("unknown import")
+        # Claim the file atomically: of two confirmations of the same preview (double click,
+        # two tabs), only the one whose rename succeeds imports; the other is told so.
+        claimed = path.with_name(f"{token}.claimed-{uuid.uuid4().hex}")
+        try:
+            os.rename(path, claimed)
+        except FileNotFoundError:
+            context["claim_error"] = _(
+                "This file was already imported or has expired: check the customer list, "
+                "or upload it again."
+            )
+            return render(request, "web/customers/import.html", context, status=409)
         skip = request.POST.get("skip_invalid") == "1"
-        report = import_customers(actor=actor, file=path.read_bytes(), skip_invalid=skip)
+        try:
+            report = import_customers(actor=actor, file=claimed.read_bytes(), skip_invalid=skip)
+        except BaseException:
+            os.rename(claimed, path)  # nothing was imported: the preview may be confirmed again
+            raise
         if report.imported or report.ok:
-            path.unlink(missing_ok=True)
+            claimed.unlink(missing_ok=True)
+        else:
+            os.rename(claimed, path)  # refused (all or nothing): may be confirmed with skip
         context.update(report=report, done=True)
     elif request.method == "POST":
         form = ImportForm(request.POST, request.FILES)
