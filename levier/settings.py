@@ -274,6 +274,16 @@ CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND") or None
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "levier")
+# A web request queues its jobs after commit: if the broker is down it must not hang there.
+# The pending row is already written (e.g. the QUEUED email), `levier send-pending-emails`
+# sends it later, so a couple of quick retries are enough.
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
+}
 
 LOGGING = {
     "version": 1,

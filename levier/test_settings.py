@@ -5,6 +5,8 @@ Production refuses to start without SECRET_KEY; the tests must not need one in t
 
 import os
 
-os.environ.setdefault("SECRET_KEY", "levier-test-suite-only-key-never-used-in-production-0123456789")
+os.environ.setdefault(
+    "SECRET_KEY", "levier-test-suite-only-key-never-used-in-production-0123456789"
+)
 
-from levier.settings import *  # noqa: E402,F403
+from levier.settings import *  # noqa: F403

@@ -23,7 +23,7 @@ from levier.demo.company import (
     no_progress,
 )
 from levier.demo.history import HistoryGenerator, status_counts, waiting_counts
-from levier.demo.timeline import Timeline
+from levier.demo.timeline import Timeline, renumber_by_year
 from levier.sales.models import ApprovalStep, OrderEmail, Quote
 
 
@@ -67,6 +67,7 @@ def load_demo(scale: Scale | None = None, progress: Progress = no_progress) -> S
         timeline.stamp(demo.customer, created_at=moment, updated_at=moment)
     HistoryGenerator(cast, products, customers, scale, rng, timeline).run(progress)
     timeline.apply()
+    renumber_by_year()
     quotes: dict[str, int] = {}
     for status in Quote.objects.values_list("status", flat=True):
         quotes[status] = quotes.get(status, 0) + 1

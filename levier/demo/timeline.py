@@ -13,9 +13,8 @@ bypass `save()`, `auto_now` and the audit trail's append-only guard on purpose:
 - `ApprovalStep.decided_at` and the confirmation-email log (`OrderEmail.created_at`/`sent_at`).
 
 This is only acceptable for demo data that nobody has seen yet; no production code path
-rewrites history. What is *not* rewritten: document numbers keep the year of the load
-(`CMD-<this year>-…`), because `next_number` takes today's year and the number is also
-quoted in the audit trail and the email log.
+rewrites history. Document numbers are then rewritten too (`renumber_by_year`), so an order
+dated March 2025 is `CMD-2025-…`.
 """
 
 from __future__ import annotations
@@ -86,3 +85,60 @@ class Timeline:
         self._events.clear()
         self._fields.clear()
         self._emails.clear()
+
+
+@transaction.atomic
+def renumber_by_year() -> None:
+    """Give backdated demo orders and quotes the numbers their dates call for.
+
+    The services number a document with the year it is created in (`CMD-<year>-000001`),
+    and the demo creates its whole history today. Once the dates are rewritten, documents
+    are renumbered in date order within each year, the counters are set to match, and the
+    number is rewritten where it is quoted: the audit trail's object label, the confirmation
+    email's subject and the comment of the audit event that logged its sending. Two passes
+    (a temporary number first) keep the unique constraint on `number` satisfied throughout.
+    """
+    from django.db.models import CharField, Value
+    from django.db.models.functions import Cast, Concat
+    from django.utils import timezone
+
+    from levier.sales.models import DocumentCounter, Order, Quote
+
+    for model, prefix in ((Order, "CMD"), (Quote, "DEV")):
+        rows = list(
+            model.objects.order_by("created_at", "pk").values_list("pk", "number", "created_at")
+        )
+        if not rows:
+            continue
+        per_year: dict[int, int] = defaultdict(int)
+        renamed: dict[int, tuple[str, str]] = {}
+        for pk, old, created in rows:
+            year = timezone.localtime(created).year
+            per_year[year] += 1
+            renamed[pk] = (old, f"{prefix}-{year}-{per_year[year]:06d}")
+        model.objects.update(number=Concat(Value("TMP-"), Cast("pk", CharField())))
+        model.objects.bulk_update(
+            [model(pk=pk, number=new) for pk, (_old, new) in renamed.items()],
+            ["number"],
+            batch_size=500,
+        )
+        DocumentCounter.objects.filter(key__startswith=f"{prefix}-").delete()
+        DocumentCounter.objects.bulk_create(
+            DocumentCounter(key=f"{prefix}-{year}", last_value=count)
+            for year, count in per_year.items()
+        )
+        label = model._meta.label_lower
+        events = list(
+            AuditEvent.objects.filter(object_type=label).only("pk", "object_id", "comment")
+        )
+        for event in events:
+            old, new = renamed[int(event.object_id)]
+            event.object_repr = new
+            event.comment = event.comment.replace(old, new)
+        AuditEvent.objects.bulk_update(events, ["object_repr", "comment"], batch_size=500)
+        if model is Order:
+            emails = list(OrderEmail.objects.only("pk", "order_id", "subject"))
+            for email in emails:
+                old, new = renamed[email.order_id]
+                email.subject = email.subject.replace(old, new)
+            OrderEmail.objects.bulk_update(emails, ["subject"], batch_size=500)

@@ -25,7 +25,6 @@ from levier.audit.services import diff, record_event, snapshot
 from levier.catalog.choices import InvoicingMode
 from levier.customers.choices import TermsBasis
 from levier.customers.models import Customer, DeliveryAddress
-from levier.jobs import enqueue
 from levier.lib.errors import NotAllowed, StaleVersion, ValidationFailed
 from levier.lib.payment_terms import PaymentTerms, PaymentTermsError
 from levier.lib.payment_terms import TermsBasis as LibTermsBasis
@@ -490,7 +489,9 @@ def _decide_checks(actor: User, order: Order) -> tuple[ApprovalStep, list[Approv
         raise PermissionDenied(actor, APPROVAL_ACTION[Role(step.role)])
     if actor.pk in {order.created_by_id, order.submitted_by_id, order.last_edited_by_id}:
         raise NotAllowed(
-            _("%(user)s wrote, changed or submitted %(number)s and cannot approve it: another person must")
+            _(
+                "%(user)s wrote, changed or submitted %(number)s and cannot approve it: another person must"
+            )
             % {"user": actor.username, "number": order.number}
         )
     return step, later
@@ -528,9 +529,10 @@ def approve_order(
             instance=order,
             changes={"status": [OrderStatus.SUBMITTED, OrderStatus.VALIDATED]},
         )
-        from levier.sales.jobs import send_order_confirmation  # jobs import services' models
+        # The pending email is written in this transaction, the job queued after commit.
+        from levier.sales.jobs import queue_order_confirmation  # jobs import services' models
 
-        enqueue(send_order_confirmation, order_id=order.pk)
+        queue_order_confirmation(order)
     return order
 
 

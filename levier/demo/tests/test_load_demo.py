@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import random
 from collections import Counter
-
 from typing import Any
 
 import pytest
@@ -186,3 +185,26 @@ def test_load_demo_refuses_outside_demo_mode(settings: Any) -> None:
     with pytest.raises(CommandError, match="LEVIER_DEMO"):
         load("--customers", "2", "--orders", "0", "--no-progress")
     assert not User.objects.exists()
+
+
+def test_demo_documents_are_numbered_by_the_year_of_their_date(small_demo: str) -> None:
+    for order in Order.objects.all():
+        assert order.number.startswith(f"CMD-{timezone.localtime(order.created_at).year}-")
+    numbers = sorted(Order.objects.values_list("number", flat=True))
+    assert len(numbers) == len(set(numbers))
+    # the trail quotes the new numbers, and the next order continues the current year's series
+    order = Order.objects.order_by("-created_at").first()
+    assert order is not None
+    from levier.audit.models import AuditEvent
+
+    assert set(
+        AuditEvent.objects.filter(object_type="sales.order", object_id=str(order.pk)).values_list(
+            "object_repr", flat=True
+        )
+    ) == {order.number}
+    from levier.sales.services import next_number
+
+    year = timezone.localdate().year
+    last = Order.objects.filter(number__startswith=f"CMD-{year}-").order_by("-number").first()
+    expected = int(last.number[-6:]) + 1 if last else 1
+    assert next_number("CMD", year) == f"CMD-{year}-{expected:06d}"

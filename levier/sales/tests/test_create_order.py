@@ -148,5 +148,7 @@ def test_po_number_is_trimmed_on_edit_so_blanks_do_not_satisfy_po_required(
     commercial: User,
 ) -> None:
     order = make_order(commercial)
-    order = update_order(actor=commercial, order=order, expected_version=order.version, po_number="   ")
+    order = update_order(
+        actor=commercial, order=order, expected_version=order.version, po_number="   "
+    )
     assert order.po_number == ""

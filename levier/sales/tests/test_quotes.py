@@ -49,7 +49,10 @@ def test_expired_sent_quote_cannot_be_converted(commercial: User) -> None:
 
 def test_an_expired_draft_quote_cannot_be_converted_either(commercial: User) -> None:
     quote = create_quote(
-        actor=commercial, customer=CustomerFactory(), lines=[line()], valid_until=dt.date(2020, 1, 31)
+        actor=commercial,
+        customer=CustomerFactory(),
+        lines=[line()],
+        valid_until=dt.date(2020, 1, 31),
     )
     with pytest.raises(NotAllowed):
         convert_quote_to_order(actor=commercial, quote=quote)

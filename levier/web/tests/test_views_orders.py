@@ -303,8 +303,13 @@ def test_full_circuit_through_the_screens(
     direction_page = client_for(direction).get(reverse("web:order_detail", args=[order.pk]))
     assert 'id="approve-form"' not in direction_page.content.decode()  # not their turn yet
 
-    client_for(adv).post(reverse("web:order_approve", args=[order.pk]), {"comment": "Conforme", "version": order.version})
-    client_for(direction).post(reverse("web:order_approve", args=[order.pk]), {"comment": "OK", "version": order.version})
+    client_for(adv).post(
+        reverse("web:order_approve", args=[order.pk]),
+        {"comment": "Conforme", "version": order.version},
+    )
+    client_for(direction).post(
+        reverse("web:order_approve", args=[order.pk]), {"comment": "OK", "version": order.version}
+    )
     order.refresh_from_db()
     assert order.status == OrderStatus.VALIDATED
     page = client_for(commercial).get(reverse("web:order_detail", args=[order.pk])).content.decode()
@@ -317,7 +322,9 @@ def test_approval_by_the_wrong_role_changes_nothing(
     order = submit_order(actor=commercial, order=make_order(commercial, lines=[line("80", "800")]))
     for user in (direction, compta, commercial):
         response = client_for(user).post(
-            reverse("web:order_approve", args=[order.pk]), {"comment": "hop", "version": order.version}, follow=True
+            reverse("web:order_approve", args=[order.pk]),
+            {"comment": "hop", "version": order.version},
+            follow=True,
         )
         assert response.status_code in (200, 403)
         assert "pas autorisé" in response.content.decode() or response.status_code == 403
@@ -329,12 +336,17 @@ def test_approval_by_the_wrong_role_changes_nothing(
 def test_rejection_needs_a_reason_then_reopen(commercial: User, adv: User) -> None:
     order = submit_order(actor=commercial, order=make_order(commercial))
     response = client_for(adv).post(
-        reverse("web:order_reject", args=[order.pk]), {"comment": "  ", "version": order.version}, follow=True
+        reverse("web:order_reject", args=[order.pk]),
+        {"comment": "  ", "version": order.version},
+        follow=True,
     )
     assert "doit être motivé" in response.content.decode()
     order.refresh_from_db()
     assert order.status == OrderStatus.SUBMITTED
-    client_for(adv).post(reverse("web:order_reject", args=[order.pk]), {"comment": "Remise", "version": order.version})
+    client_for(adv).post(
+        reverse("web:order_reject", args=[order.pk]),
+        {"comment": "Remise", "version": order.version},
+    )
     order.refresh_from_db()
     assert (order.status, order.rejection_reason) == (OrderStatus.REJECTED, "Remise")
     client_for(commercial).post(reverse("web:order_reopen", args=[order.pk]))
@@ -606,7 +618,9 @@ def test_an_approval_posted_from_a_stale_page_is_refused(
     assert order.status == OrderStatus.SUBMITTED
 
 
-def test_an_approval_without_the_version_is_refused(commercial: User, adv: User, rules: None) -> None:
+def test_an_approval_without_the_version_is_refused(
+    commercial: User, adv: User, rules: None
+) -> None:
     order = submit_order(actor=commercial, order=make_order(commercial))
     client_for(adv).post(reverse("web:order_approve", args=[order.pk]), {"comment": "ok"})
     order.refresh_from_db()
