@@ -117,11 +117,8 @@ def renumber_by_year() -> None:
             per_year[year] += 1
             renamed[pk] = (old, f"{prefix}-{year}-{per_year[year]:06d}")
         model.objects.update(number=Concat(Value("TMP-"), Cast("pk", CharField())))
-        model.objects.bulk_update(
-            [model(pk=pk, number=new) for pk, (_old, new) in renamed.items()],
-            ["number"],
-            batch_size=500,
-        )
+        documents: list[Any] = [model(pk=pk, number=new) for pk, (_old, new) in renamed.items()]
+        model.objects.bulk_update(documents, ["number"], batch_size=500)
         DocumentCounter.objects.filter(key__startswith=f"{prefix}-").delete()
         DocumentCounter.objects.bulk_create(
             DocumentCounter(key=f"{prefix}-{year}", last_value=count)
