@@ -74,6 +74,9 @@ def _data_dir() -> Path:
 
 
 DATA_DIR = _data_dir()
+# A source checkout run with its default data folder is a developer's machine: it may keep a
+# generated SECRET_KEY there. A deployment names its data folder, and then needs SECRET_KEY.
+_DEV_CHECKOUT = not env_str("LEVIER_DATA_DIR") and DATA_DIR == BASE_DIR.parent / "var"
 
 
 def _secret_key() -> str:
@@ -82,10 +85,10 @@ def _secret_key() -> str:
         if len(key) < 32:
             raise ImproperlyConfigured("SECRET_KEY must be at least 32 characters long")
         return key
-    # The demo (and a developer's DEBUG run) keeps a generated key in the data folder so it
-    # works out of the box and sessions survive a restart. Anything else must set SECRET_KEY:
-    # a silently generated key would differ between the web servers of one deployment.
-    if not (DEMO_MODE or DEBUG):
+    # The demo, a DEBUG run and a source checkout's default data folder keep a generated key
+    # there, so they work out of the box and sessions survive a restart. A deployment must
+    # set SECRET_KEY: a silently generated key would differ between its web servers.
+    if not (DEMO_MODE or DEBUG or _DEV_CHECKOUT):
         raise ImproperlyConfigured(
             "SECRET_KEY is not set: set it (50 random characters, e.g. "
             "`python -c 'import secrets; print(secrets.token_urlsafe(50))'`), "
@@ -150,6 +153,7 @@ INSTALLED_APPS = [
     "levier.customers",
     "levier.catalog",
     "levier.sales",
+    "levier.billing",
     "levier.demo",
     "levier.web",
 ]

@@ -25,6 +25,8 @@ ACTION_LABELS: dict[Action, Promise] = {
     Action.APPROVE_AS_ADV: _("Decide the ADV check step"),
     Action.APPROVE_AS_COMPTABILITE: _("Decide the accounting step (terms, credit limit)"),
     Action.APPROVE_AS_DIRECTION: _("Decide the management step (amount, discount)"),
+    Action.ISSUE_INVOICE: _("Prepare, issue and discard invoices"),
+    Action.CREATE_CREDIT_NOTE: _("Correct an issued invoice with a credit note"),
     Action.MANAGE_RULES: _("Edit validation rules and procedure sheets"),
     Action.MANAGE_USERS: _("Manage users and their roles"),
 }

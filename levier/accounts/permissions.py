@@ -30,6 +30,8 @@ class Action(StrEnum):
     APPROVE_AS_ADV = "approve_as_adv"
     APPROVE_AS_COMPTABILITE = "approve_as_comptabilite"
     APPROVE_AS_DIRECTION = "approve_as_direction"
+    ISSUE_INVOICE = "issue_invoice"  # draft, issue (number) and discard invoices
+    CREATE_CREDIT_NOTE = "create_credit_note"  # correct an issued invoice
     MANAGE_RULES = "manage_rules"  # approval rules and procedure sheets
     MANAGE_USERS = "manage_users"
 
@@ -55,6 +57,8 @@ MATRIX: dict[Action, frozenset[Role]] = {
     Action.APPROVE_AS_ADV: frozenset({_A}),
     Action.APPROVE_AS_COMPTABILITE: frozenset({_K}),
     Action.APPROVE_AS_DIRECTION: frozenset({_D}),
+    Action.ISSUE_INVOICE: frozenset({_A}),
+    Action.CREATE_CREDIT_NOTE: frozenset({_A, _K}),
     Action.MANAGE_RULES: frozenset({_ADM}),
     Action.MANAGE_USERS: frozenset({_ADM}),
 }

@@ -1,0 +1,189 @@
+"""Invoices and credit notes: numbered without gaps, chained, immutable once issued.
+
+Every legal field of an issued document is frozen three times over: the services never
+write it, `Invoice.save()` refuses it, and database triggers (migration 0002) abort any
+UPDATE or DELETE that would change it, whatever code runs the SQL.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from levier.billing.choices import CreditReason, DocumentKind, InvoiceStatus, NatureOfOperations
+from levier.catalog.choices import Unit
+from levier.customers.choices import TermsBasis
+
+ZERO = Decimal("0.00")
+
+
+class ImmutableDocumentError(Exception):
+    """An issued invoice or credit note cannot be changed: issue a credit note instead."""
+
+
+class NumberingSeries(models.Model):
+    """A continuous, chronological numbering series (CGI ann. II art. 242 nonies A, 7°).
+
+    `pattern` uses `{year}` and `{seq}` (zero-padded by `padding`), e.g. F{year}-{seq} →
+    F2026-000123. Credit notes have their own series.
+    """
+
+    code = models.CharField(_("code"), max_length=10, unique=True)
+    kind = models.CharField(_("document"), max_length=20, choices=DocumentKind.choices)
+    pattern = models.CharField(_("pattern"), max_length=40, default="F{year}-{seq}")
+    padding = models.PositiveSmallIntegerField(_("digits"), default=6)
+    # True: the sequence restarts at 1 on 1 January (the year is then part of the number).
+    yearly_reset = models.BooleanField(_("restart each year"), default=True)
+    is_default = models.BooleanField(_("default for its document kind"), default=False)
+
+    def __str__(self) -> str:
+        return self.code
+
+    def format(self, year: int, seq: int) -> str:
+        return self.pattern.format(year=year, seq=f"{seq:0{self.padding}d}")
+
+
+class SeriesCounter(models.Model):
+    """The last number given in a series (and year, when it restarts yearly).
+
+    Incremented by `UPDATE … RETURNING` inside the issuing transaction: the row stays
+    locked until commit, so concurrent issuers queue, and a rollback undoes the increment.
+    Hence no duplicate and no gap, which a database sequence cannot promise.
+    """
+
+    series = models.ForeignKey(NumberingSeries, on_delete=models.PROTECT, related_name="counters")
+    year = models.PositiveSmallIntegerField()  # 0 for a series that never restarts
+    last_value = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["series", "year"], name="one_counter_per_series_year")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.series.code}/{self.year}={self.last_value}"
+
+
+class ChainHead(models.Model):
+    """The single row holding the hash of the last issued document (the chain's head)."""
+
+    last_hash = models.CharField(max_length=64, default="0" * 64)
+    length = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.length}:{self.last_hash[:12]}"
+
+
+class Invoice(models.Model):
+    """An invoice or a credit note (kind). Amounts HT/TVA/TTC at the cent, Decimal only."""
+
+    kind = models.CharField(
+        max_length=20, choices=DocumentKind.choices, default=DocumentKind.INVOICE
+    )
+    status = models.CharField(
+        max_length=20, choices=InvoiceStatus.choices, default=InvoiceStatus.DRAFT, db_index=True
+    )
+    series = models.ForeignKey(NumberingSeries, on_delete=models.PROTECT, related_name="+")
+    # Null until issued; unique once given.
+    number = models.CharField(_("number"), max_length=40, unique=True, null=True, blank=True)
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.PROTECT, related_name="invoices"
+    )
+    order = models.ForeignKey(
+        "sales.Order", null=True, blank=True, on_delete=models.PROTECT, related_name="invoices"
+    )
+    # Credit notes: the invoice they correct and why (reason code required).
+    credited_invoice = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="credit_notes"
+    )
+    credit_reason = models.CharField(max_length=30, choices=CreditReason.choices, blank=True)
+    # --- legal content, frozen at issue -------------------------------------------------
+    issue_date = models.DateField(_("issue date"), null=True, blank=True)
+    due_date = models.DateField(_("due date"), null=True, blank=True)
+    # The date the invoice became issuable (delivery, milestone, period start/end…): kpis.md.
+    billable_on = models.DateField(_("billable on"))
+    service_date = models.DateField(_("date of service"), null=True, blank=True)
+    payment_terms_days = models.PositiveSmallIntegerField()
+    payment_terms_basis = models.CharField(max_length=20, choices=TermsBasis.choices)
+    po_number = models.CharField(_("customer PO number"), max_length=50, blank=True)
+    nature_of_operations = models.CharField(
+        max_length=20, choices=NatureOfOperations.choices, default=NatureOfOperations.SERVICES
+    )
+    # Option for paying VAT on debits (on invoicing) rather than on receipts (2026 mention).
+    vat_on_debits = models.BooleanField(default=False)
+    # The buyer as it was when the invoice was issued: the master may change later.
+    buyer_name = models.CharField(max_length=200, blank=True)
+    buyer_siren = models.CharField(max_length=9, blank=True)
+    buyer_vat_number = models.CharField(max_length=20, blank=True)
+    buyer_address = models.TextField(blank=True)
+    delivery_address = models.TextField(blank=True)
+    currency = models.CharField(max_length=3, default="EUR")
+    total_net = models.DecimalField(max_digits=14, decimal_places=2, default=ZERO)
+    total_vat = models.DecimalField(max_digits=14, decimal_places=2, default=ZERO)
+    total_gross = models.DecimalField(max_digits=14, decimal_places=2, default=ZERO)
+    # --- chain -------------------------------------------------------------------------
+    chain_index = models.PositiveBigIntegerField(null=True, blank=True, unique=True)
+    previous_hash = models.CharField(max_length=64, blank=True)
+    content_hash = models.CharField(max_length=64, blank=True)
+    issued_at = models.DateTimeField(null=True, blank=True)
+    issued_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # --- working fields (not legal content) ----------------------------------------------
+    notes = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    # Fields an issued document may still change: nothing legal.
+    MUTABLE_WHEN_ISSUED = frozenset({"notes", "updated_at"})
+
+    class Meta:
+        ordering = ["-issue_date", "-number"]
+        indexes = [models.Index(fields=["customer", "status"]), models.Index(fields=["issue_date"])]
+
+    def __str__(self) -> str:
+        return self.number or f"brouillon #{self.pk}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            stored = Invoice.objects.filter(pk=self.pk).values_list("status", flat=True).first()
+            if stored == InvoiceStatus.ISSUED:
+                fields = kwargs.get("update_fields")
+                if fields is None or not set(fields) <= self.MUTABLE_WHEN_ISSUED:
+                    raise ImmutableDocumentError(f"{self.number} is issued and cannot be changed")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        if self.status == InvoiceStatus.ISSUED:
+            raise ImmutableDocumentError(f"{self.number} is issued and cannot be deleted")
+        return super().delete(*args, **kwargs)
+
+
+class InvoiceLine(models.Model):
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
+    position = models.PositiveSmallIntegerField(default=0)
+    product = models.ForeignKey(
+        "catalog.Product", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    description = models.CharField(max_length=500)
+    quantity = models.DecimalField(max_digits=12, decimal_places=3)
+    unit = models.CharField(max_length=10, choices=Unit.choices, default=Unit.DAY)
+    unit_price = models.DecimalField(max_digits=14, decimal_places=4)
+    discount_percent = models.DecimalField(max_digits=5, decimal_places=2, default=Decimal("0"))
+    vat_rate = models.DecimalField(max_digits=5, decimal_places=2)
+    vat_exemption_mention = models.CharField(max_length=200, blank=True)
+    revenue_account = models.CharField(max_length=12, default="706000")
+    net_amount = models.DecimalField(max_digits=14, decimal_places=2)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.description} × {self.quantity}"

@@ -1,0 +1,385 @@
+"""Invoices and credit notes: the only code that writes them.
+
+Issuing is one transaction that locks, in this fixed order, the document, the invoice it
+credits (for a credit note), the series counter and the chain head; checks every mandatory
+mention; freezes the buyer's details; allocates the gapless number; links the hash chain;
+and writes the audit trail. A failure anywhere rolls all of it back, number included.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from levier.accounts.models import User
+from levier.accounts.permissions import Action, require
+from levier.audit.choices import Verb
+from levier.audit.services import record_event
+from levier.billing import chain
+from levier.billing.choices import CreditReason, DocumentKind, InvoiceStatus, NatureOfOperations
+from levier.billing.models import ChainHead, Invoice, InvoiceLine
+from levier.billing.numbering import allocate_number, default_series
+from levier.billing.transitions import check_invoice_transition
+from levier.customers.models import Customer
+from levier.lib.errors import NotAllowed, ValidationFailed
+from levier.lib.money import ZERO
+from levier.sales.choices import OrderStatus
+from levier.sales.lines import LineData, parse_lines, totals_of
+from levier.sales.models import Order
+
+EU_COUNTRIES = frozenset(
+    [
+        "AT",
+        "BE",
+        "BG",
+        "CY",
+        "CZ",
+        "DE",
+        "DK",
+        "EE",
+        "ES",
+        "FI",
+        "FR",
+        "GR",
+        "HR",
+        "HU",
+        "IE",
+        "IT",
+        "LT",
+        "LU",
+        "LV",
+        "MT",
+        "NL",
+        "PL",
+        "PT",
+        "RO",
+        "SE",
+        "SI",
+        "SK",
+    ]
+)
+
+
+def _line_rows(invoice: Invoice, parsed: Sequence[LineData]) -> list[InvoiceLine]:
+    from levier.catalog.models import Product
+
+    products = Product.objects.in_bulk({p.product_id for p in parsed if p.product_id})
+    rows = []
+    for n, line in enumerate(parsed, start=1):
+        product = products.get(line.product_id) if line.product_id else None
+        rows.append(
+            InvoiceLine(
+                invoice=invoice,
+                position=n,
+                product_id=line.product_id,
+                description=line.description,
+                quantity=line.quantity,
+                unit=line.unit,
+                unit_price=line.unit_price,
+                discount_percent=line.discount_percent,
+                vat_rate=line.vat_rate,
+                vat_exemption_mention=product.vat_exemption_mention if product else "",
+                revenue_account=product.revenue_account if product else "706000",
+                net_amount=line.net_amount,
+            )
+        )
+    return rows
+
+
+@transaction.atomic
+def create_draft_invoice(
+    *,
+    actor: User,
+    customer: Customer,
+    lines: Sequence[Mapping[str, Any]],
+    billable_on: dt.date,
+    order: Order | None = None,
+    po_number: str = "",
+    service_date: dt.date | None = None,
+    nature_of_operations: str = NatureOfOperations.SERVICES,
+    vat_on_debits: bool = False,
+    notes: str = "",
+) -> Invoice:
+    """A draft: no number, freely editable or discardable until it is issued."""
+    require(actor, Action.ISSUE_INVOICE)
+    parsed = parse_lines(lines)
+    if nature_of_operations not in NatureOfOperations.values:
+        message = _("nature of operations: unknown value “%(value)s”") % {
+            "value": nature_of_operations
+        }
+        raise ValidationFailed(message, errors={"nature_of_operations": [message]})
+    totals = totals_of(parsed)
+    invoice = Invoice.objects.create(
+        kind=DocumentKind.INVOICE,
+        series=default_series(DocumentKind.INVOICE),
+        customer=customer,
+        order=order,
+        billable_on=billable_on,
+        service_date=service_date,
+        payment_terms_days=customer.payment_terms_days,
+        payment_terms_basis=customer.payment_terms_basis,
+        po_number=(po_number or (order.po_number if order else "")).strip()[:50],
+        nature_of_operations=nature_of_operations,
+        vat_on_debits=vat_on_debits,
+        total_net=totals.net,
+        total_vat=totals.vat,
+        total_gross=totals.gross,
+        notes=notes,
+        created_by=actor,
+    )
+    InvoiceLine.objects.bulk_create(_line_rows(invoice, parsed))
+    record_event(
+        actor=actor,
+        verb=Verb.CREATE,
+        instance=invoice,
+        changes={
+            "kind": invoice.kind,
+            "customer_id": customer.pk,
+            "total_gross": invoice.total_gross,
+        },
+    )
+    return invoice
+
+
+def create_invoice_from_order(
+    *, actor: User, order: Order, billable_on: dt.date | None = None
+) -> Invoice:
+    """A draft invoice with a validated order's lines (invoicing mode "on order")."""
+    if order.status != OrderStatus.VALIDATED:
+        raise NotAllowed(
+            _("%(number)s is not validated: nothing to invoice") % {"number": order.number}
+        )
+    lines = [
+        {
+            "product_id": ln.product_id,
+            "description": ln.description,
+            "quantity": ln.quantity,
+            "unit": ln.unit,
+            "unit_price": ln.unit_price,
+            "discount_percent": ln.discount_percent,
+            "vat_rate": ln.vat_rate,
+        }
+        for ln in order.lines.all()
+    ]
+    validated_on = (
+        timezone.localdate(order.validated_at) if order.validated_at else timezone.localdate()
+    )
+    return create_draft_invoice(
+        actor=actor,
+        customer=order.customer,
+        lines=lines,
+        billable_on=billable_on or validated_on,
+        order=order,
+        po_number=order.po_number,
+    )
+
+
+def missing_mentions(invoice: Invoice, customer: Customer) -> list[str]:
+    """Mandatory mentions the customer master cannot provide (L441-9, CGI 242 nonies A)."""
+    missing: list[str] = []
+    name = customer.name
+    if not customer.name.strip():
+        missing.append(_("Customer: legal name missing"))
+    if customer.country == "FR" and not customer.siren:
+        missing.append(
+            _("Customer %(name)s: SIREN missing (mandatory since the 2026 reform)") % {"name": name}
+        )
+    if not (customer.address_line1 and customer.postcode and customer.city):
+        missing.append(_("Customer %(name)s: billing address incomplete") % {"name": name})
+    if customer.country in EU_COUNTRIES and not customer.vat_number:
+        missing.append(_("Customer %(name)s: intra-EU VAT number missing") % {"name": name})
+    if customer.po_number_required and not invoice.po_number:
+        missing.append(_("This customer requires its purchase order (PO) number"))
+    if not invoice.lines.exists():
+        missing.append(_("The invoice has no line"))
+    return missing
+
+
+def _address(customer: Customer) -> str:
+    parts = [
+        customer.address_line1,
+        customer.address_line2,
+        f"{customer.postcode} {customer.city}".strip(),
+        customer.country,
+    ]
+    return "\n".join(p for p in parts if p)
+
+
+def remaining_to_credit(invoice: Invoice) -> Decimal:
+    """What issued credit notes have not yet taken back from the invoice (TTC)."""
+    credited = invoice.credit_notes.filter(status=InvoiceStatus.ISSUED).aggregate(
+        t=Sum("total_gross")
+    )["t"]
+    return invoice.total_gross - (credited or ZERO)
+
+
+@transaction.atomic
+def issue_invoice(*, actor: User, invoice: Invoice, issue_date: dt.date | None = None) -> Invoice:
+    is_credit = invoice.kind == DocumentKind.CREDIT_NOTE
+    require(actor, Action.CREATE_CREDIT_NOTE if is_credit else Action.ISSUE_INVOICE)
+    invoice = (
+        Invoice.objects.select_for_update().select_related("customer", "series").get(pk=invoice.pk)
+    )
+    check_invoice_transition(invoice.status, InvoiceStatus.ISSUED)
+    customer = invoice.customer
+    missing = missing_mentions(invoice, customer)
+    if missing:
+        raise ValidationFailed(
+            _("The invoice cannot be issued: %(missing)s") % {"missing": "; ".join(missing)},
+            errors={"__all__": missing},
+            code="missing_mentions",
+        )
+    if is_credit:
+        assert invoice.credited_invoice_id is not None
+        original = Invoice.objects.select_for_update().get(pk=invoice.credited_invoice_id)
+        left = remaining_to_credit(original)
+        if invoice.total_gross > left:
+            message = _(
+                "credit note of %(amount)s € exceeds what is left on %(number)s (%(left)s €)"
+            ) % {"amount": invoice.total_gross, "number": original.number, "left": left}
+            raise ValidationFailed(
+                message, errors={"lines": [message]}, code="credit_exceeds_invoice"
+            )
+    issue_date = issue_date or timezone.localdate()
+    invoice.issue_date = issue_date
+    invoice.due_date = issue_date if is_credit else customer.payment_terms.due_date(issue_date)
+    invoice.buyer_name = customer.name
+    invoice.buyer_siren = customer.siren
+    invoice.buyer_vat_number = customer.vat_number
+    invoice.buyer_address = _address(customer)
+    default_delivery = customer.delivery_addresses.filter(is_default=True).first()
+    invoice.delivery_address = (
+        f"{default_delivery.line1}\n{default_delivery.postcode} {default_delivery.city}"
+        if default_delivery
+        else invoice.buyer_address
+    )
+    invoice.number = allocate_number(invoice.series, issue_date)
+    head = ChainHead.objects.select_for_update().filter(pk=1).first() or ChainHead.objects.create(
+        pk=1
+    )
+    invoice.chain_index = head.length + 1
+    invoice.previous_hash = head.last_hash
+    lines = list(invoice.lines.all())
+    invoice.content_hash = chain.link_hash(
+        invoice.previous_hash, chain.canonical_content(invoice, lines)
+    )
+    invoice.status = InvoiceStatus.ISSUED
+    invoice.issued_at, invoice.issued_by = timezone.now(), actor
+    # The stored status is still "draft" here, so the model's own guard lets this save pass.
+    invoice.save()
+    head.length, head.last_hash = invoice.chain_index, invoice.content_hash
+    head.save(update_fields=["length", "last_hash"])
+    record_event(
+        actor=actor,
+        verb=Verb.TRANSITION,
+        instance=invoice,
+        changes={
+            "status": [InvoiceStatus.DRAFT, InvoiceStatus.ISSUED],
+            "number": invoice.number,
+            "hash": invoice.content_hash,
+        },
+    )
+    return invoice
+
+
+@transaction.atomic
+def discard_draft(*, actor: User, invoice: Invoice, reason: str) -> Invoice:
+    require(actor, Action.ISSUE_INVOICE)
+    invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    check_invoice_transition(invoice.status, InvoiceStatus.DISCARDED)
+    invoice.status = InvoiceStatus.DISCARDED
+    invoice.save(update_fields=["status", "updated_at"])
+    record_event(
+        actor=actor,
+        verb=Verb.TRANSITION,
+        instance=invoice,
+        changes={"status": [InvoiceStatus.DRAFT, InvoiceStatus.DISCARDED]},
+        comment=reason,
+    )
+    return invoice
+
+
+@transaction.atomic
+def create_credit_note(
+    *,
+    actor: User,
+    invoice: Invoice,
+    reason: str,
+    lines: Sequence[Mapping[str, Any]] | None = None,
+    notes: str = "",
+) -> Invoice:
+    """A draft credit note on an issued invoice: all of it (lines=None) or the given lines.
+
+    Refused when it would take back more than is left on the invoice; checked again under
+    lock when it is issued, since another credit note may be issued meanwhile.
+    """
+    require(actor, Action.CREATE_CREDIT_NOTE)
+    original = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    if original.kind != DocumentKind.INVOICE or original.status != InvoiceStatus.ISSUED:
+        raise NotAllowed(_("Only an issued invoice can be credited"))
+    if reason not in CreditReason.values:
+        message = _("credit reason: unknown value “%(value)s”") % {"value": reason}
+        raise ValidationFailed(message, errors={"credit_reason": [message]})
+    if lines is None:
+        lines = [
+            {
+                "product_id": ln.product_id,
+                "description": ln.description,
+                "quantity": ln.quantity,
+                "unit": ln.unit,
+                "unit_price": ln.unit_price,
+                "discount_percent": ln.discount_percent,
+                "vat_rate": ln.vat_rate,
+            }
+            for ln in original.lines.all()
+        ]
+    parsed = parse_lines(lines)
+    totals = totals_of(parsed)
+    left = remaining_to_credit(original)
+    if totals.gross > left:
+        message = _(
+            "credit note of %(amount)s € exceeds what is left on %(number)s (%(left)s €)"
+        ) % {
+            "amount": totals.gross,
+            "number": original.number,
+            "left": left,
+        }
+        raise ValidationFailed(message, errors={"lines": [message]}, code="credit_exceeds_invoice")
+    note = Invoice.objects.create(
+        kind=DocumentKind.CREDIT_NOTE,
+        series=default_series(DocumentKind.CREDIT_NOTE),
+        customer=original.customer,
+        order=original.order,
+        credited_invoice=original,
+        credit_reason=reason,
+        billable_on=timezone.localdate(),
+        payment_terms_days=original.payment_terms_days,
+        payment_terms_basis=original.payment_terms_basis,
+        po_number=original.po_number,
+        nature_of_operations=original.nature_of_operations,
+        vat_on_debits=original.vat_on_debits,
+        total_net=totals.net,
+        total_vat=totals.vat,
+        total_gross=totals.gross,
+        notes=notes,
+        created_by=actor,
+    )
+    InvoiceLine.objects.bulk_create(_line_rows(note, parsed))
+    record_event(
+        actor=actor,
+        verb=Verb.CREATE,
+        instance=note,
+        changes={
+            "credited_invoice": original.number,
+            "reason": reason,
+            "total_gross": totals.gross,
+        },
+    )
+    return note
