@@ -31,7 +31,7 @@ from levier.customers.models import Customer
 from levier.lib.errors import NotAllowed, ValidationFailed
 from levier.lib.money import ZERO
 from levier.sales.choices import OrderStatus
-from levier.sales.lines import LineData, parse_lines, totals_of
+from levier.sales.lines import LineData, parse_lines, raw_lines_of, totals_of
 from levier.sales.models import Order
 
 EU_COUNTRIES = frozenset(
@@ -156,18 +156,7 @@ def create_invoice_from_order(
         raise NotAllowed(
             _("%(number)s is not validated: nothing to invoice") % {"number": order.number}
         )
-    lines = [
-        {
-            "product_id": ln.product_id,
-            "description": ln.description,
-            "quantity": ln.quantity,
-            "unit": ln.unit,
-            "unit_price": ln.unit_price,
-            "discount_percent": ln.discount_percent,
-            "vat_rate": ln.vat_rate,
-        }
-        for ln in order.lines.all()
-    ]
+    lines = raw_lines_of(order.lines.all())
     validated_on = (
         timezone.localdate(order.validated_at) if order.validated_at else timezone.localdate()
     )
@@ -328,18 +317,7 @@ def create_credit_note(
         message = _("credit reason: unknown value “%(value)s”") % {"value": reason}
         raise ValidationFailed(message, errors={"credit_reason": [message]})
     if lines is None:
-        lines = [
-            {
-                "product_id": ln.product_id,
-                "description": ln.description,
-                "quantity": ln.quantity,
-                "unit": ln.unit,
-                "unit_price": ln.unit_price,
-                "discount_percent": ln.discount_percent,
-                "vat_rate": ln.vat_rate,
-            }
-            for ln in original.lines.all()
-        ]
+        lines = raw_lines_of(original.lines.all())
     parsed = parse_lines(lines)
     totals = totals_of(parsed)
     left = remaining_to_credit(original)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext_lazy
@@ -223,6 +223,53 @@ def parse_lines(raw_lines: Sequence[Mapping[str, Any]]) -> list[LineData]:
         first = next(iter(errors.values()))[0]
         raise ValidationFailed(first, errors=errors)
     return result
+
+
+class PricedLine(Protocol):
+    """What order, quote and invoice lines (and LineData) have in common."""
+
+    @property
+    def product_id(self) -> int | None: ...
+    @property
+    def description(self) -> str: ...
+    @property
+    def quantity(self) -> Decimal: ...
+    @property
+    def unit(self) -> str: ...
+    @property
+    def unit_price(self) -> Decimal: ...
+    @property
+    def discount_percent(self) -> Decimal: ...
+    @property
+    def vat_rate(self) -> Decimal: ...
+    @property
+    def net_amount(self) -> Decimal: ...
+
+
+def raw_lines_of(lines: Iterable[PricedLine]) -> list[dict[str, Any]]:
+    """Stored lines back into the raw form `parse_lines` takes (to copy them to a new
+    document: quote → order, order → invoice, invoice → credit note)."""
+    return [
+        {
+            "product_id": line.product_id,
+            "description": line.description,
+            "quantity": line.quantity,
+            "unit": line.unit,
+            "unit_price": line.unit_price,
+            "discount_percent": line.discount_percent,
+            "vat_rate": line.vat_rate,
+        }
+        for line in lines
+    ]
+
+
+def describe_lines(lines: Iterable[PricedLine]) -> list[str]:
+    """One readable line per document line, for the audit trail."""
+    return [
+        f"{line.description} × {line.quantity} @ {line.unit_price} -{line.discount_percent}% "
+        f"TVA {line.vat_rate}% = {line.net_amount}"
+        for line in lines
+    ]
 
 
 def totals_of(lines: Sequence[LineData]) -> Totals:

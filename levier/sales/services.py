@@ -30,7 +30,7 @@ from levier.lib.payment_terms import PaymentTerms, PaymentTermsError
 from levier.lib.payment_terms import TermsBasis as LibTermsBasis
 from levier.sales.choices import ApprovalStatus, OrderStatus, QuoteStatus
 from levier.sales.circuit import OrderFacts, RuleView, required_steps
-from levier.sales.lines import LineData, parse_lines, totals_of
+from levier.sales.lines import LineData, describe_lines, parse_lines, raw_lines_of, totals_of
 from levier.sales.models import (
     ApprovalRule,
     ApprovalStep,
@@ -147,14 +147,6 @@ def _line_kwargs(n: int, line: LineData) -> dict[str, Any]:
     }
 
 
-def _lines_snapshot(lines: Sequence[LineData]) -> list[str]:
-    return [
-        f"{line.description} × {line.quantity} @ {line.unit_price} -{line.discount_percent}% "
-        f"TVA {line.vat_rate}% = {line.net_amount}"
-        for line in lines
-    ]
-
-
 def _own_or_adv(actor: User, document: SalesDocument) -> None:
     """Sales reps edit their own documents; ADV edits anyone's."""
     if actor.role == Role.COMMERCIAL and document.created_by_id != actor.pk:
@@ -219,7 +211,7 @@ def create_order(
         instance=order,
         changes={
             **snapshot(order, [*ORDER_HEADER_FIELDS, "status"]),
-            "lines": _lines_snapshot(parsed),
+            "lines": describe_lines(parsed),
         },
     )
     return order
@@ -315,12 +307,8 @@ def update_order(
             OrderLine(order=order, **_line_kwargs(n, line))
             for n, line in enumerate(parsed, start=1)
         )
-        new_text = _lines_snapshot(parsed)
-        old_text = [
-            f"{ln.description} × {ln.quantity} @ {ln.unit_price} -{ln.discount_percent}% "
-            f"TVA {ln.vat_rate}% = {ln.net_amount}"
-            for ln in old_lines
-        ]
+        new_text = describe_lines(parsed)
+        old_text = describe_lines(old_lines)
         if new_text != old_text:
             changes["lines"] = [old_text, new_text]
     order.last_edited_by = actor
@@ -656,7 +644,7 @@ def create_quote(
         changes={
             "customer_id": customer.pk,
             "total_net": quote.total_net,
-            "lines": _lines_snapshot(parsed),
+            "lines": describe_lines(parsed),
         },
     )
     return quote
@@ -707,18 +695,7 @@ def convert_quote_to_order(
             % {"number": quote.number, "date": quote.valid_until.strftime("%d/%m/%Y")}
         )
     quote = _set_quote_status(actor, quote, QuoteStatus.ACCEPTED)
-    lines = [
-        {
-            "product_id": ln.product_id,
-            "description": ln.description,
-            "quantity": ln.quantity,
-            "unit": ln.unit,
-            "unit_price": ln.unit_price,
-            "discount_percent": ln.discount_percent,
-            "vat_rate": ln.vat_rate,
-        }
-        for ln in quote.lines.all()
-    ]
+    lines = raw_lines_of(quote.lines.all())
     return create_order(
         actor=actor,
         customer=quote.customer,
