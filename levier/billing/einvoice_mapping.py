@@ -1,0 +1,118 @@
+"""From an issued Levier invoice or credit note to the EN 16931 model of `levier.einvoice`.
+
+Only frozen fields are read (the buyer as it was at issue, the stored lines and totals), so
+the XML of an invoice is the same whenever it is generated. Who the seller is (legal
+identity, bank account, penalty wording) is passed in: it will come from the company
+settings of the billing engine.
+"""
+
+from __future__ import annotations
+
+from levier.billing.choices import DocumentKind, InvoiceStatus, NatureOfOperations
+from levier.billing.models import Invoice
+from levier.einvoice import model as en
+
+# UN/ECE Recommendation 20 unit codes for Levier's units.
+UNIT_CODES = {
+    "hour": "HUR",
+    "day": "DAY",
+    "month": "MON",
+    "year": "ANN",
+    "unit": "C62",
+    "flat": "LS",
+}
+# BT-23 business process of the French reform: services, goods, mixed.
+BUSINESS_PROCESS = {
+    NatureOfOperations.SERVICES: "S1",
+    NatureOfOperations.GOODS: "B1",
+    NatureOfOperations.MIXED: "M1",
+}
+
+
+class NotIssued(ValueError):
+    """Only an issued document (numbered, dated, frozen) has an e-invoice."""
+
+
+def _frozen_address(text: str) -> en.Address:
+    """The buyer address frozen at issue: line1, [line2], "postcode city", country."""
+    parts = [p for p in text.splitlines() if p.strip()]
+    country = parts.pop() if parts and len(parts[-1].strip()) == 2 else "FR"
+    postcode, _, city = (parts.pop() if parts else "").partition(" ")
+    return en.Address(
+        line1=parts[0] if parts else "",
+        line2=" ".join(parts[1:]),
+        postcode=postcode,
+        city=city,
+        country_code=country.strip(),
+    )
+
+
+def _category(rate_is_zero: bool, mention: str, buyer_country: str) -> tuple[en.VatCategory, str]:
+    if not rate_is_zero:
+        return "S", ""
+    if "autoliquidation" in mention.lower() or buyer_country != "FR":
+        return "AE", mention or "Autoliquidation"
+    return "E", mention
+
+
+def to_einvoice(
+    invoice: Invoice,
+    *,
+    seller: en.Party,
+    legal_notes: en.LegalNotes,
+    iban: str = "",
+    bic: str = "",
+) -> en.Invoice:
+    if invoice.status != InvoiceStatus.ISSUED or not invoice.number or not invoice.issue_date:
+        raise NotIssued(f"{invoice} is not issued")
+    buyer_address = _frozen_address(invoice.buyer_address)
+    buyer = en.Party(
+        name=invoice.buyer_name,
+        address=buyer_address,
+        siren=invoice.buyer_siren,
+        vat_id=invoice.buyer_vat_number,
+    )
+    lines = []
+    for line in invoice.lines.all():
+        category, reason = _category(
+            line.vat_rate == 0, line.vat_exemption_mention, buyer_address.country_code
+        )
+        lines.append(
+            en.InvoiceLine(
+                id=str(line.position),
+                name=line.description,
+                quantity=line.quantity,
+                unit_code=UNIT_CODES.get(line.unit, "C62"),
+                net_price=line.unit_price,
+                vat_category=category,
+                vat_rate=line.vat_rate,
+                discount_percent=line.discount_percent,
+                exemption_reason=reason,
+            )
+        )
+    is_credit = invoice.kind == DocumentKind.CREDIT_NOTE
+    preceding: tuple[en.PrecedingInvoice, ...] = ()
+    if is_credit and invoice.credited_invoice is not None:
+        original = invoice.credited_invoice
+        assert original.number and original.issue_date
+        preceding = (en.PrecedingInvoice(number=original.number, issue_date=original.issue_date),)
+    return en.Invoice(
+        number=invoice.number,
+        issue_date=invoice.issue_date,
+        type_code="381" if is_credit else "380",
+        seller=seller,
+        buyer=buyer,
+        lines=tuple(lines),
+        payment=en.PaymentTerms(
+            due_date=invoice.due_date,
+            iban=iban,
+            bic=bic,
+            payment_reference=invoice.number,
+        ),
+        notes=legal_notes,
+        currency=invoice.currency,
+        business_process=BUSINESS_PROCESS[NatureOfOperations(invoice.nature_of_operations)],
+        purchase_order=invoice.po_number,
+        delivery_date=invoice.service_date or invoice.billable_on,
+        preceding_invoices=preceding,
+    )
