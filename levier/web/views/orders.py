@@ -30,7 +30,7 @@ from levier.customers.selectors import search_customers
 from levier.lib.errors import DomainError, StaleVersion, ValidationFailed
 from levier.lib.money import document_totals
 from levier.sales.choices import OrderStatus
-from levier.sales.models import ApprovalStep, Order
+from levier.sales.models import ApprovalStep, Order, Quote
 from levier.sales.selectors import approval_history, procedure_sheet_for
 from levier.sales.services import (
     approve_order,
@@ -48,6 +48,7 @@ from levier.web.forms import (
     CommentForm,
     OrderEditForm,
     OrderHeaderForm,
+    QuoteHeaderForm,
     VersionForm,
     apply_service_errors,
     line_rows,
@@ -154,9 +155,21 @@ def editor_context(
     }
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-def order_create(request: HttpRequest) -> HttpResponse:
+def create_document(
+    request: HttpRequest,
+    *,
+    header_form: type[OrderHeaderForm] | type[QuoteHeaderForm],
+    create: Callable[..., Order | Quote],
+    template: str,
+    created: str,
+    detail_route: str,
+) -> HttpResponse:
+    """The create screen shared by orders and quotes: header form + line editor.
+
+    GET shows an empty editor (customer preselected by ?customer=); POST with "add_line"
+    re-renders with one more row; otherwise the service creates the document or its
+    field and line errors are put back on the form (400), what was typed kept.
+    """
     actor = actor_of(request)
     require(actor, Action.EDIT_ORDER)
     if request.method != "POST":
@@ -164,27 +177,38 @@ def order_create(request: HttpRequest) -> HttpResponse:
         customer_id = request.GET.get("customer", "")
         if customer_id.isdigit():
             initial["customer"] = customer_id
-        form = OrderHeaderForm(initial=initial)
-        ctx = editor_context(form, [])
-        return render(request, "web/orders/form.html", ctx)
-    form = OrderHeaderForm(request.POST)
+        return render(request, template, editor_context(header_form(initial=initial), []))
+    form = header_form(request.POST)
     raw = raw_lines_from_post(request.POST)
     if "add_line" in request.POST:
-        return render(request, "web/orders/form.html", editor_context(form, raw, blanks=1))
+        return render(request, template, editor_context(form, raw, blanks=1))
     errors: dict[str, list[str]] = {}
     problems: list[str] = []
     if form.is_valid():
         try:
-            order = create_order(actor=actor, lines=raw, **form.service_kwargs())
+            document = create(actor=actor, lines=raw, **form.service_kwargs())
         except ValidationFailed as exc:
             errors = exc.errors
             problems = apply_service_errors(form, exc)
         else:
-            messages.success(request, _("Order %(number)s created.") % {"number": order.number})
-            return redirect("web:order_detail", pk=order.pk)
+            messages.success(request, created % {"number": document.number})
+            return redirect(detail_route, pk=document.pk)
     ctx = editor_context(form, raw, errors, blanks=1 if raw else BLANK_ROWS)
     ctx["problems"] = problems
-    return render(request, "web/orders/form.html", ctx, status=400)
+    return render(request, template, ctx, status=400)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def order_create(request: HttpRequest) -> HttpResponse:
+    return create_document(
+        request,
+        header_form=OrderHeaderForm,
+        create=create_order,
+        template="web/orders/form.html",
+        created=_("Order %(number)s created."),
+        detail_route="web:order_detail",
+    )
 
 
 @login_required

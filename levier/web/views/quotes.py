@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -13,9 +11,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from levier.accounts.permissions import Action, PermissionDenied, can, require
+from levier.accounts.permissions import Action, PermissionDenied, can
 from levier.audit.selectors import events_for
-from levier.lib.errors import DomainError, ValidationFailed
+from levier.lib.errors import DomainError
 from levier.lib.money import document_totals
 from levier.sales.choices import QuoteStatus
 from levier.sales.models import Quote
@@ -25,16 +23,13 @@ from levier.web.forms import (
     CommentForm,
     ConvertQuoteForm,
     QuoteHeaderForm,
-    apply_service_errors,
-    raw_lines_from_post,
     with_price_format,
 )
 from levier.web.views.orders import (
-    BLANK_ROWS,
     PAGE_SIZE,
     actor_of,
     can_edit_document,
-    editor_context,
+    create_document,
     refusal_text,
 )
 
@@ -66,34 +61,14 @@ def quote_list(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def quote_create(request: HttpRequest) -> HttpResponse:
-    actor = actor_of(request)
-    require(actor, Action.EDIT_ORDER)
-    if request.method != "POST":
-        initial: dict[str, Any] = {}
-        customer_id = request.GET.get("customer", "")
-        if customer_id.isdigit():
-            initial["customer"] = customer_id
-        return render(
-            request, "web/quotes/form.html", editor_context(QuoteHeaderForm(initial=initial), [])
-        )
-    form = QuoteHeaderForm(request.POST)
-    raw = raw_lines_from_post(request.POST)
-    if "add_line" in request.POST:
-        return render(request, "web/quotes/form.html", editor_context(form, raw, blanks=1))
-    errors: dict[str, list[str]] = {}
-    problems: list[str] = []
-    if form.is_valid():
-        try:
-            quote = create_quote(actor=actor, lines=raw, **form.service_kwargs())
-        except ValidationFailed as exc:
-            errors = exc.errors
-            problems = apply_service_errors(form, exc)
-        else:
-            messages.success(request, _("Quote %(number)s created.") % {"number": quote.number})
-            return redirect("web:quote_detail", pk=quote.pk)
-    ctx = editor_context(form, raw, errors, blanks=1 if raw else BLANK_ROWS)
-    ctx["problems"] = problems
-    return render(request, "web/quotes/form.html", ctx, status=400)
+    return create_document(
+        request,
+        header_form=QuoteHeaderForm,
+        create=create_quote,
+        template="web/quotes/form.html",
+        created=_("Quote %(number)s created."),
+        detail_route="web:quote_detail",
+    )
 
 
 @login_required
