@@ -27,6 +27,14 @@ ACTION_LABELS: dict[Action, Promise] = {
     Action.APPROVE_AS_DIRECTION: _("Decide the management step (amount, discount)"),
     Action.ISSUE_INVOICE: _("Prepare, issue and discard invoices"),
     Action.CREATE_CREDIT_NOTE: _("Correct an issued invoice with a credit note"),
+    Action.MANAGE_CONTRACTS: _(
+        "Create and amend contracts; record deliveries, milestones reached and time spent"
+    ),
+    Action.ARCHIVE_DOCUMENT: _("Archive a signed contract or amendment (never deletable)"),
+    Action.MANAGE_INDEXES: _("Enter published price index values (Syntec…)"),
+    Action.RUN_BILLING: _("Run the billing engine (drafts from what is billable)"),
+    Action.SEND_INVOICE: _("Send or resend issued invoices and credit notes"),
+    Action.MANAGE_COMPANY: _("Edit the company's legal identity printed on invoices"),
     Action.MANAGE_RULES: _("Edit validation rules and procedure sheets"),
     Action.MANAGE_USERS: _("Manage users and their roles"),
 }

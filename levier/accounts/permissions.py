@@ -32,6 +32,12 @@ class Action(StrEnum):
     APPROVE_AS_DIRECTION = "approve_as_direction"
     ISSUE_INVOICE = "issue_invoice"  # draft, issue (number) and discard invoices
     CREATE_CREDIT_NOTE = "create_credit_note"  # correct an issued invoice
+    MANAGE_CONTRACTS = "manage_contracts"  # contracts, amendments, milestones, deliveries, T&M
+    ARCHIVE_DOCUMENT = "archive_document"  # add a signed contract or amendment to the archive
+    MANAGE_INDEXES = "manage_indexes"  # enter published index values (Syntec…)
+    RUN_BILLING = "run_billing"  # run the billing engine: drafts from what is billable
+    SEND_INVOICE = "send_invoice"  # send or resend issued documents on the customer's channel
+    MANAGE_COMPANY = "manage_company"  # the seller's legal identity printed on invoices
     MANAGE_RULES = "manage_rules"  # approval rules and procedure sheets
     MANAGE_USERS = "manage_users"
 
@@ -59,6 +65,12 @@ MATRIX: dict[Action, frozenset[Role]] = {
     Action.APPROVE_AS_DIRECTION: frozenset({_D}),
     Action.ISSUE_INVOICE: frozenset({_A}),
     Action.CREATE_CREDIT_NOTE: frozenset({_A, _K}),
+    Action.MANAGE_CONTRACTS: frozenset({_A}),
+    Action.ARCHIVE_DOCUMENT: frozenset({_C, _A}),
+    Action.MANAGE_INDEXES: frozenset({_A, _K}),
+    Action.RUN_BILLING: frozenset({_A}),
+    Action.SEND_INVOICE: frozenset({_A, _K}),
+    Action.MANAGE_COMPANY: frozenset({_ADM}),
     Action.MANAGE_RULES: frozenset({_ADM}),
     Action.MANAGE_USERS: frozenset({_ADM}),
 }

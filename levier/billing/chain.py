@@ -51,6 +51,8 @@ LINE_FIELDS = (
     "discount_percent",
     "vat_rate",
     "vat_exemption_mention",
+    "period_start",
+    "period_end",
     "net_amount",
 )
 

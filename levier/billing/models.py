@@ -180,6 +180,9 @@ class InvoiceLine(models.Model):
     vat_rate = models.DecimalField(max_digits=5, decimal_places=2)
     vat_exemption_mention = models.CharField(max_length=200, blank=True)
     revenue_account = models.CharField(max_length=12, default="706000")
+    # The service period a recurring or T&M line pays for (printed, and BT-134/135).
+    period_start = models.DateField(null=True, blank=True)
+    period_end = models.DateField(null=True, blank=True)
     net_amount = models.DecimalField(max_digits=14, decimal_places=2)
 
     class Meta:
@@ -187,3 +190,58 @@ class InvoiceLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.description} × {self.quantity}"
+
+
+class CompanyProfile(models.Model):
+    """The seller: the legal identity every invoice, credit note and letter prints.
+
+    One row (pk=1). Issuing is blocked while a mandatory seller mention is missing
+    (`levier.billing.company.missing_seller_mentions`), as it is for the buyer.
+    """
+
+    legal_name = models.CharField(_("legal name"), max_length=200, blank=True)
+    trading_name = models.CharField(_("trading name"), max_length=200, blank=True)
+    legal_form = models.CharField(_("legal form"), max_length=50, blank=True)  # SAS, SARL…
+    share_capital = models.DecimalField(
+        _("share capital (€)"), max_digits=14, decimal_places=2, null=True, blank=True
+    )
+    siren = models.CharField(_("SIREN"), max_length=9, blank=True)
+    siret = models.CharField(_("SIRET (head office)"), max_length=14, blank=True)
+    vat_number = models.CharField(_("VAT number"), max_length=20, blank=True)
+    rcs_city = models.CharField(_("RCS registry city"), max_length=80, blank=True)
+    naf_code = models.CharField(_("NAF/APE code"), max_length=6, blank=True)
+    address_line1 = models.CharField(_("address"), max_length=200, blank=True)
+    address_line2 = models.CharField(_("address (continued)"), max_length=200, blank=True)
+    postcode = models.CharField(_("postcode"), max_length=10, blank=True)
+    city = models.CharField(_("city"), max_length=100, blank=True)
+    country = models.CharField(_("country"), max_length=2, default="FR")
+    email = models.EmailField(_("billing email"), blank=True)
+    phone = models.CharField(_("phone"), max_length=30, blank=True)
+    website = models.CharField(_("website"), max_length=200, blank=True)
+    iban = models.CharField(_("IBAN"), max_length=34, blank=True)
+    bic = models.CharField(_("BIC"), max_length=11, blank=True)
+    bank_name = models.CharField(_("bank"), max_length=100, blank=True)
+    # The PMD note: ECB rate + 10 points unless the terms say otherwise (L441-10 C. com.).
+    late_penalty_text = models.TextField(
+        _("late payment penalties"),
+        default=(
+            "En cas de retard de paiement, pénalités au taux de refinancement de la BCE "
+            "majoré de 10 points, exigibles dès le lendemain de la date d'échéance."
+        ),
+    )
+    early_payment_text = models.CharField(
+        _("early payment discount"),
+        max_length=300,
+        default="Pas d'escompte pour paiement anticipé.",
+    )
+    vat_on_debits = models.BooleanField(_("VAT paid on debits (option)"), default=False)
+    # PNG or JPEG bytes, printed at the top of documents; small by design (≤ 500 KB).
+    logo = models.BinaryField(_("logo"), blank=True, default=b"")
+    logo_content_type = models.CharField(max_length=30, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("company profile")
+
+    def __str__(self) -> str:
+        return self.legal_name or "—"

@@ -24,6 +24,7 @@ from levier.audit.choices import Verb
 from levier.audit.services import record_event
 from levier.billing import chain
 from levier.billing.choices import CreditReason, DocumentKind, InvoiceStatus, NatureOfOperations
+from levier.billing.company import company_profile, missing_seller_mentions
 from levier.billing.models import ChainHead, Invoice, InvoiceLine
 from levier.billing.numbering import allocate_number, default_series
 from levier.billing.transitions import check_invoice_transition
@@ -218,7 +219,7 @@ def issue_invoice(*, actor: User, invoice: Invoice, issue_date: dt.date | None =
     )
     check_invoice_transition(invoice.status, InvoiceStatus.ISSUED)
     customer = invoice.customer
-    missing = missing_mentions(invoice, customer)
+    missing = missing_seller_mentions(company_profile()) + missing_mentions(invoice, customer)
     if missing:
         raise ValidationFailed(
             _("The invoice cannot be issued: %(missing)s") % {"missing": "; ".join(missing)},

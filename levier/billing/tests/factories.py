@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 
 from levier.accounts.models import User
-from levier.billing.models import Invoice
+from levier.billing.models import CompanyProfile, Invoice
 from levier.billing.services import create_draft_invoice
 from levier.customers.models import Customer
 from levier.customers.tests.factories import CustomerFactory
@@ -21,3 +22,29 @@ def draft_invoice(actor: User, customer: Customer | None = None, **kw: Any) -> I
         billable_on=kw.pop("billable_on", dt.date(2026, 11, 2)),
         **kw,
     )
+
+
+def complete_company_profile() -> CompanyProfile:
+    """A seller with every mandatory mention (issuing is blocked otherwise)."""
+    CompanyProfile.objects.update_or_create(
+        pk=1,
+        defaults={
+            "legal_name": "Levier Conseil",
+            "legal_form": "SAS",
+            "share_capital": Decimal("50000"),
+            "siren": "404833048",
+            "siret": "40483304800014",
+            "vat_number": "FR83404833048",
+            "rcs_city": "Paris",
+            "naf_code": "6202A",
+            "address_line1": "12 rue de la Paix",
+            "postcode": "75002",
+            "city": "Paris",
+            "email": "adv@levier.example",
+            "phone": "01 23 45 67 89",
+            "iban": "FR7630006000011234567890189",
+            "bic": "AGRIFRPP",
+            "bank_name": "Crédit Agricole",
+        },
+    )
+    return CompanyProfile.objects.get(pk=1)
