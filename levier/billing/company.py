@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -67,7 +67,7 @@ def update_company_profile(
     audited = sorted(EDITABLE_FIELDS)
     before = snapshot(profile, audited)
     errors: dict[str, list[str]] = {}
-    cleaners = {
+    cleaners: dict[str, Callable[[str], str]] = {
         "siren": clean_siren,
         "siret": clean_siret,
         "vat_number": clean_vat,
