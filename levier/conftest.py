@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 from django.utils import translation
@@ -22,6 +24,12 @@ def _french_by_default() -> Iterator[None]:
     translation.activate("fr")
     yield
     translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
+def _archive_in_tmp(settings: Any, tmp_path: Path) -> None:
+    """Archived documents go to the test's own folder, never to the checkout's var/."""
+    settings.ARCHIVE_DIR = tmp_path / "archive"
 
 
 @pytest.fixture

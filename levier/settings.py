@@ -74,6 +74,8 @@ def _data_dir() -> Path:
 
 
 DATA_DIR = _data_dir()
+# Archived contracts and amendments (kept ten years), stored under their SHA-256.
+ARCHIVE_DIR = Path(env_str("LEVIER_ARCHIVE_DIR") or DATA_DIR / "archive")
 # A source checkout run with its default data folder is a developer's machine: it may keep a
 # generated SECRET_KEY there. A deployment names its data folder, and then needs SECRET_KEY.
 _DEV_CHECKOUT = not env_str("LEVIER_DATA_DIR") and (BASE_DIR.parent / "var") == DATA_DIR
@@ -154,6 +156,7 @@ INSTALLED_APPS = [
     "levier.catalog",
     "levier.sales",
     "levier.billing",
+    "levier.contracts",
     "levier.demo",
     "levier.web",
 ]

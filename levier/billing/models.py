@@ -96,6 +96,14 @@ class Invoice(models.Model):
     order = models.ForeignKey(
         "sales.Order", null=True, blank=True, on_delete=models.PROTECT, related_name="invoices"
     )
+    # The contract billed (None for invoices typed by hand or grouping several contracts).
+    contract = models.ForeignKey(
+        "contracts.Contract",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="invoices",
+    )
     # Credit notes: the invoice they correct and why (reason code required).
     credited_invoice = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="credit_notes"
@@ -184,9 +192,27 @@ class InvoiceLine(models.Model):
     period_start = models.DateField(null=True, blank=True)
     period_end = models.DateField(null=True, blank=True)
     net_amount = models.DecimalField(max_digits=14, decimal_places=2)
+    # What of a contract this line bills (`levier.contracts.billing`): unique among live
+    # lines, so no billing run, crashed, repeated or concurrent, bills it twice. Emptied
+    # when a draft is discarded, which makes the item billable again.
+    contract_line = models.ForeignKey(
+        "contracts.ContractLine",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="invoice_lines",
+    )
+    billing_key = models.CharField(max_length=80, blank=True)
 
     class Meta:
         ordering = ["position", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["billing_key"],
+                condition=~models.Q(billing_key=""),
+                name="bill_each_contract_item_once",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.description} × {self.quantity}"
@@ -245,3 +271,35 @@ class CompanyProfile(models.Model):
 
     def __str__(self) -> str:
         return self.legal_name or "—"
+
+
+class BillingRun(models.Model):
+    """One execution of the billing engine: when, by whom, what it made and what blocked."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed (run it again: nothing is billed twice)")
+
+    as_of = models.DateField(_("billing date"))
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    contracts_count = models.PositiveIntegerField(default=0)
+    drafts_count = models.PositiveIntegerField(default=0)
+    items_count = models.PositiveIntegerField(default=0)
+    issued_count = models.PositiveIntegerField(default=0)
+    revisions_count = models.PositiveIntegerField(default=0)
+    # Messages for people: blocked revisions, invoices that could not be issued, the crash.
+    blocked = models.JSONField(default=list)
+    errors = models.JSONField(default=list)
+    drafts = models.ManyToManyField(Invoice, related_name="billing_runs", blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"{self.as_of} ({self.status})"

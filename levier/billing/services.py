@@ -28,6 +28,7 @@ from levier.billing.company import company_profile, missing_seller_mentions
 from levier.billing.models import ChainHead, Invoice, InvoiceLine
 from levier.billing.numbering import allocate_number, default_series
 from levier.billing.transitions import check_invoice_transition
+from levier.contracts.models import Contract
 from levier.customers.models import Customer
 from levier.lib.errors import NotAllowed, ValidationFailed
 from levier.lib.money import ZERO
@@ -68,15 +69,25 @@ EU_COUNTRIES = frozenset(
 )
 
 
-def _line_rows(invoice: Invoice, parsed: Sequence[LineData]) -> list[InvoiceLine]:
+def _line_rows(
+    invoice: Invoice,
+    parsed: Sequence[LineData],
+    extras: Sequence[Mapping[str, Any]] | None = None,
+) -> list[InvoiceLine]:
+    """Invoice lines; `extras` (one mapping per line) add the billing key and period."""
     from levier.catalog.models import Product
 
     products = Product.objects.in_bulk({p.product_id for p in parsed if p.product_id})
     rows = []
     for n, line in enumerate(parsed, start=1):
         product = products.get(line.product_id) if line.product_id else None
+        extra = extras[n - 1] if extras else {}
         rows.append(
             InvoiceLine(
+                contract_line_id=extra.get("contract_line_id"),
+                billing_key=extra.get("billing_key", ""),
+                period_start=extra.get("period_start"),
+                period_end=extra.get("period_end"),
                 invoice=invoice,
                 position=n,
                 product_id=line.product_id,
@@ -105,10 +116,15 @@ def create_draft_invoice(
     po_number: str = "",
     service_date: dt.date | None = None,
     nature_of_operations: str = NatureOfOperations.SERVICES,
-    vat_on_debits: bool = False,
+    vat_on_debits: bool | None = None,
     notes: str = "",
+    contract: Contract | None = None,
+    line_extras: Sequence[Mapping[str, Any]] | None = None,
 ) -> Invoice:
-    """A draft: no number, freely editable or discardable until it is issued."""
+    """A draft: no number, freely editable or discardable until it is issued.
+
+    The billing run passes the contract and, per line, its billing key and service period.
+    """
     require(actor, Action.ISSUE_INVOICE)
     parsed = parse_lines(lines)
     if nature_of_operations not in NatureOfOperations.values:
@@ -122,20 +138,21 @@ def create_draft_invoice(
         series=default_series(DocumentKind.INVOICE),
         customer=customer,
         order=order,
+        contract=contract,
         billable_on=billable_on,
         service_date=service_date,
         payment_terms_days=customer.payment_terms_days,
         payment_terms_basis=customer.payment_terms_basis,
         po_number=(po_number or (order.po_number if order else "")).strip()[:50],
         nature_of_operations=nature_of_operations,
-        vat_on_debits=vat_on_debits,
+        vat_on_debits=(company_profile().vat_on_debits if vat_on_debits is None else vat_on_debits),
         total_net=totals.net,
         total_vat=totals.vat,
         total_gross=totals.gross,
         notes=notes,
         created_by=actor,
     )
-    InvoiceLine.objects.bulk_create(_line_rows(invoice, parsed))
+    InvoiceLine.objects.bulk_create(_line_rows(invoice, parsed, line_extras))
     record_event(
         actor=actor,
         verb=Verb.CREATE,
@@ -286,6 +303,8 @@ def discard_draft(*, actor: User, invoice: Invoice, reason: str) -> Invoice:
     check_invoice_transition(invoice.status, InvoiceStatus.DISCARDED)
     invoice.status = InvoiceStatus.DISCARDED
     invoice.save(update_fields=["status", "updated_at"])
+    # What the draft billed becomes billable again.
+    invoice.lines.exclude(billing_key="").update(billing_key="")
     record_event(
         actor=actor,
         verb=Verb.TRANSITION,

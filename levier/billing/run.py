@@ -1,0 +1,207 @@
+"""The billing run: from what contracts make billable on a date to draft (or issued) invoices.
+
+Safe to repeat and to crash: each group of items (a contract, or a customer's contracts when
+it asks for one invoice) is billed in its own transaction together with the price revisions
+it depends on, and every invoice line carries its item's billing key, which the database
+refuses twice. A crash leaves whole groups billed or not at all; the next run bills what is
+left. Two runs at once cannot bill an item twice either: the second one's insert fails on the
+key and that group is skipped, counted as "already billed".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from itertools import islice
+
+from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from levier.accounts.models import User
+from levier.accounts.permissions import Action, require
+from levier.billing.models import BillingRun, Invoice
+from levier.billing.services import create_draft_invoice, issue_invoice
+from levier.contracts.choices import ContractStatus, InvoiceGrouping
+from levier.contracts.models import Contract
+from levier.contracts.schedule import BillableItem, ContractBilling, billable
+from levier.contracts.services import apply_price_revisions
+from levier.customers.models import Customer
+from levier.lib.errors import DomainError
+
+log = logging.getLogger(__name__)
+CHUNK = 500
+Progress = Callable[[int], None]
+
+
+@dataclass
+class Group:
+    """What becomes one invoice: one contract, or a customer's grouped contracts."""
+
+    customer: Customer
+    billings: list[ContractBilling] = field(default_factory=list)
+
+    @property
+    def items(self) -> list[BillableItem]:
+        return [item for billing in self.billings for item in billing.items]
+
+    @property
+    def contract(self) -> Contract | None:
+        return self.billings[0].contract if len(self.billings) == 1 else None
+
+
+def billable_contracts(as_of: dt.date) -> QuerySet[Contract]:
+    """Contracts that may have something to bill: not ended before the billing date."""
+    return (
+        Contract.objects.filter(start_date__lte=as_of)
+        .exclude(status=ContractStatus.ENDED, end_date__lt=as_of)
+        .select_related("customer", "index_series")
+        .order_by("pk")
+    )
+
+
+def _chunks(queryset: QuerySet[Contract], size: int) -> Iterator[list[Contract]]:
+    iterator = queryset.iterator(chunk_size=size)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def _groups(billings: Iterable[ContractBilling]) -> list[Group]:
+    groups: dict[tuple[int, int | None], Group] = {}
+    for billing in billings:
+        contract = billing.contract
+        per_customer = contract.invoice_grouping == InvoiceGrouping.PER_CUSTOMER
+        key = (contract.customer_id, None if per_customer else contract.pk)
+        groups.setdefault(key, Group(customer=contract.customer)).billings.append(billing)
+    return list(groups.values())
+
+
+def preview(as_of: dt.date, contracts: QuerySet[Contract] | None = None) -> list[ContractBilling]:
+    """What a run on `as_of` would bill and what blocks, without writing anything."""
+    queryset = contracts if contracts is not None else billable_contracts(as_of)
+    result: list[ContractBilling] = []
+    for chunk in _chunks(queryset, CHUNK):
+        result += billable(chunk, as_of)
+    return result
+
+
+def _bill_group(actor: User, group: Group, as_of: dt.date) -> Invoice | None:
+    """One group in one transaction: its revisions, then its draft invoice."""
+    items = group.items
+    with transaction.atomic():
+        for billing in group.billings:
+            if billing.revisions:
+                apply_price_revisions(actor=actor, billing=billing)
+        if not items:
+            return None
+        grouped = group.contract is None
+        lines = []
+        for item in items:
+            raw = item.as_invoice_line()
+            if grouped:
+                raw["description"] = f"{item.line.contract.number} – {raw['description']}"
+            lines.append(raw)
+        contract = group.contract
+        return create_draft_invoice(
+            actor=actor,
+            customer=group.customer,
+            lines=lines,
+            billable_on=min(item.billable_on for item in items),
+            service_date=max(item.billable_on for item in items),
+            po_number=contract.po_number if contract else "",
+            contract=contract,
+            order=contract.order if contract else None,
+            line_extras=[
+                {
+                    "contract_line_id": item.line.pk,
+                    "billing_key": item.key,
+                    "period_start": item.period.start if item.period else None,
+                    "period_end": item.period.end if item.period else None,
+                }
+                for item in items
+            ],
+        )
+
+
+def run_billing(
+    *,
+    actor: User,
+    as_of: dt.date,
+    issue: bool = False,
+    issue_date: dt.date | None = None,
+    contracts: QuerySet[Contract] | None = None,
+    progress: Progress | None = None,
+) -> BillingRun:
+    """Bill everything billable on `as_of`; with `issue`, issue the drafts it made.
+
+    Returns the BillingRun record. Blocked revisions and invoices that could not be issued
+    (a customer missing a mandatory mention…) are listed on it, never silently skipped.
+    """
+    require(actor, Action.RUN_BILLING)
+    if issue:
+        require(actor, Action.ISSUE_INVOICE)
+    run = BillingRun.objects.create(as_of=as_of, started_by=actor)
+    queryset = contracts if contracts is not None else billable_contracts(as_of)
+    drafts: list[Invoice] = []
+    try:
+        for chunk in _chunks(queryset, CHUNK):
+            billings = billable(chunk, as_of)
+            run.contracts_count += len(chunk)
+            for billing in billings:
+                run.blocked += billing.blocked
+            for group in _groups(billings):
+                try:
+                    invoice = _bill_group(actor, group, as_of)
+                except IntegrityError:
+                    # Another run billed one of these items meanwhile: nothing to do here.
+                    run.errors.append(
+                        _("%(customer)s: already billed by another run")
+                        % {"customer": group.customer.name}
+                    )
+                    continue
+                run.revisions_count += sum(len(b.revisions) for b in group.billings)
+                if invoice is not None:
+                    drafts.append(invoice)
+                    run.drafts.add(invoice)
+                    run.drafts_count += 1
+                    run.items_count += len(group.items)
+            if progress is not None:
+                progress(len(chunk))
+        if issue:
+            run.issued_count, errors = issue_drafts(
+                actor=actor, invoices=drafts, issue_date=issue_date or as_of
+            )
+            run.errors += errors
+        run.status = BillingRun.Status.DONE
+    except Exception as exc:
+        log.exception("billing run of %s failed", as_of)
+        run.status = BillingRun.Status.FAILED
+        run.errors.append(f"{type(exc).__name__}: {exc}")
+        raise
+    finally:
+        run.finished_at = timezone.now()
+        run.save()
+    return run
+
+
+def issue_drafts(
+    *, actor: User, invoices: Sequence[Invoice], issue_date: dt.date | None = None
+) -> tuple[int, list[str]]:
+    """Issue drafts one by one, each in its own transaction, in the order given.
+
+    A draft that cannot be issued (a mandatory mention missing…) stays a draft and its
+    reason is returned; the others are issued. Numbers stay gapless: a failed issue rolls
+    its number back.
+    """
+    issued, errors = 0, []
+    for invoice in invoices:
+        try:
+            issue_invoice(actor=actor, invoice=invoice, issue_date=issue_date)
+        except DomainError as exc:
+            errors.append(f"{invoice.customer.name}: {exc.message}")
+            continue
+        issued += 1
+    return issued, errors
