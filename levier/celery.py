@@ -10,4 +10,4 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "levier.settings")
 
 app = Celery("levier")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks(lambda: ["levier.sales"], related_name="jobs")
+app.autodiscover_tasks(lambda: ["levier.sales", "levier.billing"], related_name="jobs")

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -291,6 +292,17 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "interval_step": 0.2,
     "interval_max": 0.5,
 }
+# The daily billing run (drafts only: ADV reviews and issues), on `celery beat`. Without
+# Celery, cron runs `levier billing-run` instead.
+CELERY_BEAT_SCHEDULE = {
+    "daily-billing-run": {
+        "task": "levier.billing.jobs.daily_billing_run",
+        "schedule": crontab(hour=env_int("LEVIER_BILLING_RUN_HOUR", 6), minute=0),
+    }
+}
+CELERY_TIMEZONE = TIME_ZONE
+# The user scheduled billing runs are recorded as (default: the first active ADV user).
+LEVIER_BILLING_USER = env_str("LEVIER_BILLING_USER")
 
 LOGGING = {
     "version": 1,

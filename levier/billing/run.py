@@ -34,7 +34,7 @@ from levier.lib.errors import DomainError
 
 log = logging.getLogger(__name__)
 CHUNK = 500
-Progress = Callable[[int], None]
+Progress = Callable[[int], object]
 
 
 @dataclass

@@ -170,10 +170,7 @@ class _Revisions:
                 }
             except MissingIndex as exc:
                 self.blocked_from = anniversary
-                self.message = _(
-                    "%(contract)s: price revision of %(date)s blocked, %(reason)s; enter the "
-                    "index value, then run billing again"
-                ) % {
+                self.message = _("%(contract)s, revision of %(date)s: %(reason)s") % {
                     "contract": contract.number,
                     "date": f"{anniversary:%d/%m/%Y}",
                     "reason": str(exc),
