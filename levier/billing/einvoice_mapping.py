@@ -2,8 +2,11 @@
 
 Only frozen fields are read (the buyer as it was at issue, the stored lines and totals), so
 the XML of an invoice is the same whenever it is generated. Who the seller is (legal
-identity, bank account, penalty wording) is passed in: it will come from the company
-settings of the billing engine.
+identity, bank account, penalty wording) is passed in: `levier.billing.documents` reads it
+from the company profile.
+
+Callers that map many documents should fetch them with ``select_related("credited_invoice")``
+and ``prefetch_related("lines")``: this function then runs no query.
 """
 
 from __future__ import annotations
@@ -33,10 +36,10 @@ class NotIssued(ValueError):
     """Only an issued document (numbered, dated, frozen) has an e-invoice."""
 
 
-def _frozen_address(text: str) -> en.Address:
-    """The buyer address frozen at issue: line1, [line2], "postcode city", country."""
+def _frozen_address(text: str, default_country: str = "FR") -> en.Address:
+    """An address frozen at issue: line1, [line2], "postcode city", [country]."""
     parts = [p for p in text.splitlines() if p.strip()]
-    country = parts.pop() if parts and len(parts[-1].strip()) == 2 else "FR"
+    country = parts.pop() if parts and len(parts[-1].strip()) == 2 else default_country
     postcode, _, city = (parts.pop() if parts else "").partition(" ")
     return en.Address(
         line1=parts[0] if parts else "",
@@ -88,6 +91,9 @@ def to_einvoice(
                 vat_rate=line.vat_rate,
                 discount_percent=line.discount_percent,
                 exemption_reason=reason,
+                # BT-134/135: the period a recurring or time-and-materials line pays for
+                period_start=line.period_start,
+                period_end=line.period_end,
             )
         )
     is_credit = invoice.kind == DocumentKind.CREDIT_NOTE
@@ -96,6 +102,15 @@ def to_einvoice(
         original = invoice.credited_invoice
         assert original.number and original.issue_date
         preceding = (en.PrecedingInvoice(number=original.number, issue_date=original.issue_date),)
+    # BG-15 only when it differs from the buyer's address (CGI ann. II 242 nonies A, 7° bis)
+    # (issue_invoice freezes a delivery address without a country line: the buyer's, then)
+    delivery = (
+        _frozen_address(invoice.delivery_address, buyer_address.country_code)
+        if invoice.delivery_address
+        else None
+    )
+    if delivery == buyer_address:
+        delivery = None
     return en.Invoice(
         number=invoice.number,
         issue_date=invoice.issue_date,
@@ -114,5 +129,6 @@ def to_einvoice(
         business_process=BUSINESS_PROCESS[NatureOfOperations(invoice.nature_of_operations)],
         purchase_order=invoice.po_number,
         delivery_date=invoice.service_date or invoice.billable_on,
+        delivery_address=delivery,
         preceding_invoices=preceding,
     )
