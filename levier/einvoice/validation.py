@@ -74,6 +74,10 @@ class Problem:
         return f"[{self.layer} {self.severity}] {self.rule} at {self.location}: {self.text}"
 
 
+class StylesheetFailed(RuntimeError):
+    """A schematron stylesheet stopped on the document (e.g. a date it cannot parse)."""
+
+
 class _Saxon:
     """One Saxon processor and the compiled stylesheets of this process."""
 
@@ -91,8 +95,13 @@ class _Saxon:
             # compiled from the file so that document('…codedb.xml') resolves next to it
             executable = self.compiler.compile_stylesheet(stylesheet_file=str(stylesheet))
             self.executables[stylesheet] = executable
+        from saxonche import PySaxonApiError
+
         node = self.processor.parse_xml(xml_text=xml_text)
-        result = executable.transform_to_string(xdm_node=node)
+        try:
+            result = executable.transform_to_string(xdm_node=node)
+        except PySaxonApiError as exc:
+            raise StylesheetFailed(str(exc).strip()) from exc
         if result is None:
             raise RuntimeError(f"Saxon produced no SVRL output for {stylesheet.name}")
         return str(result)
@@ -284,7 +293,12 @@ def _run_layers(
         xml_text = etree.tostring(document, encoding="unicode")
         saxon = _get_saxon()
         for layer, sheet in sheets:
-            problems.extend(_svrl_problems(layer, saxon.transform(sheet, xml_text)))
+            try:
+                problems.extend(_svrl_problems(layer, saxon.transform(sheet, xml_text)))
+            except StylesheetFailed as exc:
+                # the BR-FR stylesheets cast values without checking them first: a malformed
+                # date aborts the whole layer, which is itself a reason to reject the document
+                problems.append(Problem(layer, "error", "XSLT-ABORTED", sheet.name, str(exc)))
     if line_paths is not None:
         problems.extend(_line_arithmetic(document, line_paths))
     return problems
