@@ -13,6 +13,7 @@ from levier.accounts.models import User
 from levier.audit.models import AuditEvent
 from levier.catalog.models import Product
 from levier.customers.models import Contact, Customer
+from levier.demo.billing import create_billing_history
 from levier.demo.company import (
     Progress,
     Scale,
@@ -40,6 +41,9 @@ class Summary:
     approval_steps: int
     audit_events: int
     emails: int
+    contracts: int = 0
+    invoices: int = 0
+    credit_notes: int = 0
     logins: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -68,6 +72,9 @@ def load_demo(scale: Scale | None = None, progress: Progress = no_progress) -> S
     HistoryGenerator(cast, products, customers, scale, rng, timeline).run(progress)
     timeline.apply()
     renumber_by_year()
+    # After renumbering: contracts are titled after their order's final number.
+    contracts, invoices, credit_notes = create_billing_history(cast, rng, timeline, progress)
+    timeline.apply()
     quotes: dict[str, int] = {}
     for status in Quote.objects.values_list("status", flat=True):
         quotes[status] = quotes.get(status, 0) + 1
@@ -83,5 +90,8 @@ def load_demo(scale: Scale | None = None, progress: Progress = no_progress) -> S
         approval_steps=ApprovalStep.objects.count(),
         audit_events=AuditEvent.objects.count(),
         emails=OrderEmail.objects.count(),
+        contracts=contracts,
+        invoices=invoices,
+        credit_notes=credit_notes,
         logins=[(u.username, u.role) for u in cast.users.values()],
     )

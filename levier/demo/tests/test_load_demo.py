@@ -173,6 +173,9 @@ def test_default_demo_counts() -> None:
     summary = load_demo()
     assert summary.customers == 150 and summary.products == 30
     assert sum(summary.orders.values()) == 600
+    # Credit notes are about 3 % of invoices (the KPIs' credit-note rate must look real).
+    assert summary.contracts > 300 and summary.invoices > 1500
+    assert 0.015 < summary.credit_notes / summary.invoices < 0.05
     assert all(summary.orders[status] > 0 for status in OrderStatus.values)
     assert summary.orders[OrderStatus.VALIDATED] > 300
     assert set(summary.waiting) == {"adv", "comptabilite", "direction"}
@@ -208,3 +211,21 @@ def test_demo_documents_are_numbered_by_the_year_of_their_date(small_demo: str) 
     last = Order.objects.filter(number__startswith=f"CMD-{year}-").order_by("-number").first()
     expected = int(last.number[-6:]) + 1 if last else 1
     assert next_number("CMD", year) == f"CMD-{year}-{expected:06d}"
+
+
+def test_validated_orders_become_contracts_billed_every_week(small_demo: str) -> None:
+    from levier.billing import chain
+    from levier.billing.models import Invoice
+    from levier.billing.selectors import issued_in_chain_order
+    from levier.contracts.models import Contract
+
+    validated = Order.objects.filter(status=OrderStatus.VALIDATED).count()
+    assert Contract.objects.count() == validated > 0
+    issued = Invoice.objects.filter(status="issued", kind="invoice")
+    assert issued.count() >= validated // 2
+    # Numbers follow the dates: sorted by number is sorted by issue date, year by year.
+    rows = list(issued.order_by("number").values_list("number", "issue_date"))
+    assert [d for _n, d in rows] == sorted(d for _n, d in rows)
+    assert all(n.startswith(f"F{d.year}-") for n, d in rows)
+    checked, breaks = chain.verify(issued_in_chain_order())
+    assert checked >= len(rows) and breaks == []

@@ -118,6 +118,10 @@ class Command(BaseCommand):
         quotes = ", ".join(f"{k} {v}" for k, v in sorted(summary.quotes.items()))
         out(f"  {sum(summary.quotes.values())} quotes: {quotes}")
         out(
+            f"  {summary.contracts} contracts, {summary.invoices} invoices issued, "
+            f"{summary.credit_notes} credit notes"
+        )
+        out(
             f"  {summary.approval_steps} approval steps, {summary.audit_events} audit events, "
             f"{summary.emails} confirmation emails logged ({held} held in memory, none sent)"
         )
