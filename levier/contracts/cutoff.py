@@ -1,0 +1,480 @@
+"""Cut-off at any date: FAE (accrued revenue, 4181) and PCA (deferred revenue, 487).
+
+At a closing date the books must hold the revenue *earned* in the period, whatever was
+invoiced: what was delivered but not yet invoiced is added (FAE, *factures à établir*), what
+was invoiced in advance for service after the date is taken out (PCA, *produits constatés
+d'avance*). This module computes both, per contract and in total, and the closing entries,
+from the contracts and the issued invoices alone (`docs/kpis.md`, item 4). Nothing is
+written: the figures are recomputed for any date.
+
+Rules (d is the closing date, amounts HT unless said otherwise):
+
+- **Invoiced at d**: an item (a billing key, `levier.contracts.schedule`) is invoiced at d
+  when an invoice line carries its key on an invoice with status issued and an issue date on
+  or before d. A draft is not an invoice; neither is an invoice issued after d, even for a
+  service delivered before: that is precisely a FAE.
+- **FAE at d**, per contract, at the price in force on the line (`unit_price`, discount
+  included; a price revision not yet applied is not anticipated):
+
+  - a one-off line earned on its billable date (on order: the later of signature and line
+    start; on delivery: the delivery date) on or before d and not invoiced at d;
+  - a milestone reached on or before d and not invoiced at d;
+  - a recurring line: for each of its periods (`levier.lib.periods.periods`, calendar-aligned
+    as the billing run cuts them, partial first and last periods prorated the same way) that
+    started on or before d and whose key is not invoiced at d, the elapsed part: period
+    amount × days from the period start to min(d, period end), both included ÷ days of the
+    period. Days already covered by the service period of an issued invoice line of the same
+    contract line (an invoice typed by hand for 01/10–30/09, a period cut short by an
+    amendment) are not earned twice: they are left out of the elapsed days;
+  - time and materials: each month with a non-zero entry, starting on or before d and not
+    invoiced at d: quantity × unit price;
+  - its VAT: per contract and VAT rate, the rate applied to the HT sum, rounded to the cent.
+- **PCA at d**: over the lines of issued documents dated on or before d that carry a service
+  period ending after d, net amount × days of the period after d ÷ days of the period
+  (pro rata temporis by days, rounded half up to the cent once per line). Credit notes
+  subtract in the same way. A credit note made by copying lines
+  (`levier.billing.services.create_credit_note`) carries no period of its own, so one of its
+  lines takes the period of the credited invoice's line with the same description when
+  there is exactly one, and otherwise takes back the credited invoice's deferred share
+  (line amount × the invoice's PCA at d ÷ its net total): a credit note then never leaves
+  deferred revenue on revenue it cancelled.
+- A document belongs to its contract (`Invoice.contract`), a credit note to its own or else
+  to its credited invoice's; documents without a contract form one "no contract" row.
+- Per contract also **invoiced** (issued invoices minus issued credit notes dated on or
+  before d, HT) and **earned** = invoiced − PCA + FAE.
+- Nothing is negative: a contract's FAE, PCA and earned are floored at zero (only
+  inconsistent data, such as a credit note with a period longer than its invoice's, could
+  push them below).
+- **Entries** at d: FAE → D 4181 (TTC) / C 706 (HT) / C 44587 (VAT); PCA → D 706 / C 487
+  (HT, no VAT effect). Both are reversed on the next day, which their labels say.
+
+Queries: a constant number whatever the number of contracts (contracts, lines, milestones,
+time entries, invoiced keys, the documents' totals and the lines with a period are each
+loaded in one query); the arithmetic runs in Python.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce
+from django.utils.translation import gettext as _
+
+from levier.billing.choices import DocumentKind, InvoiceStatus
+from levier.billing.models import Invoice, InvoiceLine
+from levier.catalog.choices import InvoicingMode
+from levier.contracts.models import Contract, ContractLine, Milestone, TimeEntry
+from levier.contracts.schedule import _line_end, _line_start, _prorated_price
+from levier.lib.money import HUNDRED, ZERO, line_net, quantize
+from levier.lib.periods import ONE_DAY, Frequency, periods
+
+ACCOUNT_FAE = "4181"
+ACCOUNT_REVENUE = "706"
+ACCOUNT_VAT = "44587"
+ACCOUNT_PCA = "487"
+
+Interval = tuple[dt.date, dt.date]
+
+
+@dataclass(frozen=True)
+class ContractCutoff:
+    """One contract's figures at the date (contract_id None: documents without a contract)."""
+
+    contract_id: int | None
+    contract_number: str
+    customer_name: str
+    invoiced: Decimal
+    earned: Decimal
+    fae: Decimal
+    fae_vat: Decimal
+    pca: Decimal
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "contract_id": self.contract_id,
+            "contract_number": self.contract_number,
+            "customer_name": self.customer_name,
+            "invoiced": _amount(self.invoiced),
+            "earned": _amount(self.earned),
+            "fae": _amount(self.fae),
+            "fae_vat": _amount(self.fae_vat),
+            "pca": _amount(self.pca),
+        }
+
+
+@dataclass(frozen=True)
+class JournalLine:
+    account: str
+    label: str
+    debit: Decimal
+    credit: Decimal
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "account": self.account,
+            "label": self.label,
+            "debit": _amount(self.debit),
+            "credit": _amount(self.credit),
+        }
+
+
+@dataclass(frozen=True)
+class Cutoff:
+    as_of: dt.date
+    contracts: tuple[ContractCutoff, ...]
+    fae: Decimal
+    fae_vat: Decimal
+    pca: Decimal
+    entries: tuple[JournalLine, ...]
+
+    def as_json(self) -> dict[str, Any]:
+        """Plain JSON, amounts as strings with two decimals (no float ever sees money)."""
+        return {
+            "as_of": self.as_of.isoformat(),
+            "fae": _amount(self.fae),
+            "fae_vat": _amount(self.fae_vat),
+            "pca": _amount(self.pca),
+            "contracts": [c.as_json() for c in self.contracts],
+            "entries": [e.as_json() for e in self.entries],
+        }
+
+
+def _amount(value: Decimal) -> str:
+    # `+ ZERO` turns a -0.00 into 0.00: a zero amount prints without a sign.
+    return f"{quantize(value) + ZERO:.2f}"
+
+
+def _part(amount: Decimal, days: int, of_days: int) -> Decimal:
+    """`amount` × days ÷ of_days, rounded once to the cent (the pro rata by days)."""
+    if days >= of_days:
+        return amount
+    if days <= 0:
+        return ZERO
+    return quantize(amount * Decimal(days) / Decimal(of_days))
+
+
+@dataclass
+class _Figures:
+    """What one contract accumulates while the rows are read."""
+
+    invoiced: Decimal = ZERO
+    pca: Decimal = ZERO
+    fae_by_rate: dict[Decimal, Decimal] = field(default_factory=lambda: defaultdict(lambda: ZERO))
+
+    def add_fae(self, amount: Decimal, rate: Decimal) -> None:
+        if amount:
+            self.fae_by_rate[rate.normalize()] += amount
+
+
+# ---------------------------------------------------------------------------------------
+# PCA and invoiced, from the issued documents
+
+
+def _issued_on_or_before(as_of: dt.date, prefix: str = "") -> Q:
+    return Q(**{f"{prefix}status": InvoiceStatus.ISSUED, f"{prefix}issue_date__lte": as_of})
+
+
+def _deferred(net: Decimal, start: dt.date, end: dt.date, as_of: dt.date) -> Decimal:
+    """The part of a line paying for its service period after `as_of`."""
+    if end <= as_of:
+        return ZERO
+    after = (end - max(as_of, start - ONE_DAY)).days
+    return _part(net, after, (end - start).days + 1)
+
+
+def _invoiced(as_of: dt.date, figures: Mapping[int | None, _Figures]) -> None:
+    """Issued invoices minus issued credit notes, HT, per contract (one grouped query)."""
+    rows = (
+        Invoice.objects.filter(_issued_on_or_before(as_of))
+        .annotate(cid=Coalesce("contract_id", "credited_invoice__contract_id"))
+        .values("cid", "kind")
+        .annotate(total=Sum("total_net"))
+        .order_by()
+    )
+    for row in rows:
+        sign = -1 if row["kind"] == DocumentKind.CREDIT_NOTE else 1
+        figures[row["cid"]].invoiced += sign * (row["total"] or ZERO)
+
+
+def _pca(as_of: dt.date, figures: Mapping[int | None, _Figures]) -> None:
+    """Deferred revenue per contract: lines with a period, then credit notes without one."""
+    issued = _issued_on_or_before(as_of, "invoice__")
+    contract_of = Coalesce("invoice__contract_id", "invoice__credited_invoice__contract_id")
+    with_period = (
+        InvoiceLine.objects.filter(issued, period_start__isnull=False, period_end__gt=as_of)
+        .annotate(cid=contract_of)
+        .values_list("cid", "invoice__kind", "net_amount", "period_start", "period_end")
+    )
+    for cid, kind, net, start, end in with_period:
+        assert start is not None and end is not None  # filtered in SQL
+        sign = -1 if kind == DocumentKind.CREDIT_NOTE else 1
+        figures[cid].pca += sign * _deferred(net, start, end, as_of)
+
+    # Credit-note lines without a period, on invoices still carrying deferred revenue at d.
+    credited_has_pca = InvoiceLine.objects.filter(
+        invoice_id=OuterRef("invoice__credited_invoice_id"),
+        period_start__isnull=False,
+        period_end__gt=as_of,
+    )
+    unperiodised = InvoiceLine.objects.filter(
+        issued,
+        Exists(credited_has_pca),
+        invoice__kind=DocumentKind.CREDIT_NOTE,
+        period_start__isnull=True,
+    ).annotate(cid=contract_of)
+    credit_rows = list(
+        unperiodised.values_list("cid", "invoice__credited_invoice_id", "description", "net_amount")
+    )
+    if not credit_rows:
+        return
+    credited: dict[int, list[tuple[str, Decimal, dt.date | None, dt.date | None]]] = defaultdict(
+        list
+    )
+    for invoice_id, description, net, start, end in InvoiceLine.objects.filter(
+        _issued_on_or_before(as_of, "invoice__"),
+        invoice_id__in=unperiodised.values("invoice__credited_invoice_id"),
+    ).values_list("invoice_id", "description", "net_amount", "period_start", "period_end"):
+        credited[invoice_id].append((description, net, start, end))
+    for cid, credited_id, description, net in credit_rows:
+        lines = credited.get(credited_id, []) if credited_id is not None else []
+        figures[cid].pca -= _credited_deferred(lines, description, net, as_of)
+
+
+def _credited_deferred(
+    invoice_lines: Sequence[tuple[str, Decimal, dt.date | None, dt.date | None]],
+    description: str,
+    net: Decimal,
+    as_of: dt.date,
+) -> Decimal:
+    """What a credit-note line without a period takes back from its invoice's PCA."""
+    same = [line for line in invoice_lines if line[0] == description]
+    if len(same) == 1:
+        start, end = same[0][2], same[0][3]
+        return ZERO if start is None or end is None else _deferred(net, start, end, as_of)
+    total = sum((line[1] for line in invoice_lines), ZERO)
+    if total <= 0:
+        return ZERO
+    deferred = sum(
+        (
+            _deferred(amount, start, end, as_of)
+            for _description, amount, start, end in invoice_lines
+            if start is not None and end is not None
+        ),
+        ZERO,
+    )
+    return quantize(net * deferred / total)
+
+
+# ---------------------------------------------------------------------------------------
+# FAE, from the contracts
+
+
+@dataclass
+class _Invoiced:
+    """What is invoiced at d: the keys, and per contract line the service periods covered."""
+
+    keys: set[str] = field(default_factory=set)
+    covered: dict[int, list[Interval]] = field(default_factory=lambda: defaultdict(list))
+
+
+def _invoiced_items(as_of: dt.date) -> _Invoiced:
+    invoiced = _Invoiced()
+    rows = (
+        InvoiceLine.objects.filter(
+            _issued_on_or_before(as_of, "invoice__"),
+            invoice__kind=DocumentKind.INVOICE,
+            contract_line_id__isnull=False,
+        )
+        .exclude(billing_key="")
+        .values_list("contract_line_id", "billing_key", "period_start", "period_end")
+    )
+    for line_id, key, start, end in rows:
+        invoiced.keys.add(key)
+        if start is not None and end is not None:
+            invoiced.covered[line_id].append((start, end))
+    return invoiced
+
+
+def _merged(intervals: Iterable[Interval]) -> list[Interval]:
+    merged: list[Interval] = []
+    for start, end in sorted(intervals):
+        if merged and start <= merged[-1][1] + ONE_DAY:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _uncovered_days(start: dt.date, end: dt.date, covered: Sequence[Interval]) -> int:
+    """Days of [start, end] outside the (merged) covered intervals."""
+    days = (end - start).days + 1
+    for c_start, c_end in covered:
+        overlap = (min(end, c_end) - max(start, c_start)).days + 1
+        if overlap > 0:
+            days -= overlap
+    return days
+
+
+def _recurring_fae(line: ContractLine, as_of: dt.date, invoiced: _Invoiced) -> Decimal:
+    covered = _merged(invoiced.covered.get(line.pk, []))
+    total = ZERO
+    schedule = periods(
+        _line_start(line), _line_end(line), Frequency(line.frequency), 1, anchor_month=1
+    )
+    for period in schedule:
+        if period.start > as_of:
+            break
+        if f"L{line.pk}:P:{period.start.isoformat()}" in invoiced.keys:
+            continue
+        elapsed_end = min(as_of, period.end)
+        days = _uncovered_days(period.start, elapsed_end, covered)
+        amount = line_net(
+            line.quantity, _prorated_price(line.unit_price, period), line.discount_percent
+        )
+        total += _part(amount, days, period.days)
+    return total
+
+
+def _once_fae(line: ContractLine, as_of: dt.date, invoiced: _Invoiced) -> Decimal:
+    if f"L{line.pk}:once" in invoiced.keys:
+        return ZERO
+    if line.mode == InvoicingMode.ON_ORDER:
+        earned_on: dt.date | None = max(line.contract.signed_on, _line_start(line))
+    else:
+        earned_on = line.delivered_on
+    if earned_on is None or earned_on > as_of:
+        return ZERO
+    return line_net(line.quantity, line.unit_price, line.discount_percent)
+
+
+def _contracts_in_scope(as_of: dt.date) -> Q:
+    """Contracts that may have earned something by d: signed or started on or before it."""
+    return Q(signed_on__lte=as_of) | Q(start_date__lte=as_of)
+
+
+def _fae(
+    as_of: dt.date, contracts: Mapping[int, Contract], figures: Mapping[int | None, _Figures]
+) -> None:
+    scope = Q(contract__signed_on__lte=as_of) | Q(contract__start_date__lte=as_of)
+    lines = list(ContractLine.objects.filter(scope).order_by("contract_id", "position", "id"))
+    line_scope = Q(line__contract__signed_on__lte=as_of) | Q(line__contract__start_date__lte=as_of)
+    milestones: dict[int, list[tuple[int, Decimal]]] = defaultdict(list)
+    for pk, line_id, amount in Milestone.objects.filter(
+        line_scope, reached_on__lte=as_of
+    ).values_list("pk", "line_id", "amount"):
+        if amount is not None:  # a percentage is resolved to an amount when the line is saved
+            milestones[line_id].append((pk, amount))
+    entries: dict[int, list[tuple[dt.date, Decimal]]] = defaultdict(list)
+    for line_id, month, quantity in (
+        TimeEntry.objects.filter(line_scope, month__lte=as_of)
+        .exclude(quantity=0)
+        .values_list("line_id", "month", "quantity")
+    ):
+        entries[line_id].append((month, quantity))
+    invoiced = _invoiced_items(as_of)
+    for line in lines:
+        line.contract = contracts[line.contract_id]
+        target = figures[line.contract_id]
+        if line.mode == InvoicingMode.RECURRING:
+            amount = _recurring_fae(line, as_of, invoiced)
+        elif line.mode == InvoicingMode.TIME_AND_MATERIALS:
+            amount = sum(
+                (
+                    line_net(quantity, line.unit_price, line.discount_percent)
+                    for month, quantity in entries[line.pk]
+                    if f"L{line.pk}:T:{month:%Y-%m}" not in invoiced.keys
+                ),
+                ZERO,
+            )
+        elif line.mode == InvoicingMode.MILESTONES:
+            amount = sum(
+                (a for pk, a in milestones[line.pk] if f"M{pk}" not in invoiced.keys), ZERO
+            )
+        else:
+            amount = _once_fae(line, as_of, invoiced)
+        target.add_fae(amount, line.vat_rate)
+
+
+# ---------------------------------------------------------------------------------------
+# Assembly
+
+
+def _load_contracts(as_of: dt.date, also: Iterable[int | None]) -> dict[int, Contract]:
+    contracts: QuerySet[Contract] = Contract.objects.select_related("customer")
+    loaded = {c.pk: c for c in contracts.filter(_contracts_in_scope(as_of))}
+    missing = {pk for pk in also if pk is not None} - set(loaded)
+    if missing:  # invoiced before its signature date: rare, one more query
+        loaded.update((c.pk, c) for c in contracts.filter(pk__in=missing))
+    return loaded
+
+
+def _row(contract: Contract | None, figures: _Figures) -> ContractCutoff:
+    fae = sum(figures.fae_by_rate.values(), ZERO)
+    vat = sum((quantize(base * rate / HUNDRED) for rate, base in figures.fae_by_rate.items()), ZERO)
+    if fae <= 0:
+        fae = vat = ZERO
+    pca = max(ZERO, figures.pca)
+    return ContractCutoff(
+        contract_id=contract.pk if contract else None,
+        contract_number=contract.number if contract else "",
+        customer_name=contract.customer.name if contract else "",
+        invoiced=figures.invoiced,
+        earned=max(ZERO, figures.invoiced - pca + fae),
+        fae=fae,
+        fae_vat=max(ZERO, vat),
+        pca=pca,
+    )
+
+
+def closing_entries(
+    as_of: dt.date, fae: Decimal, fae_vat: Decimal, pca: Decimal
+) -> list[JournalLine]:
+    """The FAE and PCA entries at `as_of`, each labelled with its reversal the next day."""
+    day, reversal = f"{as_of:%d/%m/%Y}", f"{as_of + ONE_DAY:%d/%m/%Y}"
+    entries: list[JournalLine] = []
+    if fae > 0:
+        label = _("Accrued revenue (FAE) at %(date)s, reversed on %(reversal)s") % {
+            "date": day,
+            "reversal": reversal,
+        }
+        entries.append(JournalLine(ACCOUNT_FAE, label, fae + fae_vat, ZERO))
+        entries.append(JournalLine(ACCOUNT_REVENUE, label, ZERO, fae))
+        if fae_vat > 0:
+            entries.append(JournalLine(ACCOUNT_VAT, label, ZERO, fae_vat))
+    if pca > 0:
+        label = _("Deferred revenue (PCA) at %(date)s, reversed on %(reversal)s") % {
+            "date": day,
+            "reversal": reversal,
+        }
+        entries.append(JournalLine(ACCOUNT_REVENUE, label, pca, ZERO))
+        entries.append(JournalLine(ACCOUNT_PCA, label, ZERO, pca))
+    return entries
+
+
+def compute_cutoff(as_of: dt.date) -> Cutoff:
+    """FAE, PCA, invoiced and earned per contract at `as_of`, with the closing entries."""
+    figures: defaultdict[int | None, _Figures] = defaultdict(_Figures)
+    _invoiced(as_of, figures)
+    _pca(as_of, figures)
+    contracts = _load_contracts(as_of, list(figures))
+    _fae(as_of, contracts, figures)
+    rows = [_row(contracts[cid] if cid is not None else None, f) for cid, f in figures.items()]
+    rows = [r for r in rows if r.invoiced or r.fae or r.pca]
+    rows.sort(key=lambda r: (r.contract_id is None, r.contract_number))
+    fae = sum((r.fae for r in rows), ZERO)
+    fae_vat = sum((r.fae_vat for r in rows), ZERO)
+    pca = sum((r.pca for r in rows), ZERO)
+    return Cutoff(
+        as_of=as_of,
+        contracts=tuple(rows),
+        fae=fae,
+        fae_vat=fae_vat,
+        pca=pca,
+        entries=tuple(closing_entries(as_of, fae, fae_vat, pca)),
+    )
