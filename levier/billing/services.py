@@ -336,8 +336,12 @@ def create_credit_note(
     if reason not in CreditReason.values:
         message = _("credit reason: unknown value “%(value)s”") % {"value": reason}
         raise ValidationFailed(message, errors={"credit_reason": [message]})
+    extras: list[dict[str, Any]] | None = None
     if lines is None:
-        lines = raw_lines_of(original.lines.all())
+        # A full credit note mirrors the invoice, service periods included (cut-off, PCA).
+        stored = list(original.lines.all())
+        lines = raw_lines_of(stored)
+        extras = [{"period_start": x.period_start, "period_end": x.period_end} for x in stored]
     parsed = parse_lines(lines)
     totals = totals_of(parsed)
     left = remaining_to_credit(original)
@@ -355,6 +359,7 @@ def create_credit_note(
         series=default_series(DocumentKind.CREDIT_NOTE),
         customer=original.customer,
         order=original.order,
+        contract=original.contract,
         credited_invoice=original,
         credit_reason=reason,
         billable_on=timezone.localdate(),
@@ -369,7 +374,7 @@ def create_credit_note(
         notes=notes,
         created_by=actor,
     )
-    InvoiceLine.objects.bulk_create(_line_rows(note, parsed))
+    InvoiceLine.objects.bulk_create(_line_rows(note, parsed, extras))
     record_event(
         actor=actor,
         verb=Verb.CREATE,
