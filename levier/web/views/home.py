@@ -9,6 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
@@ -21,6 +22,7 @@ from levier.sales.selectors import (
     my_submitted_orders,
     orders_awaiting,
 )
+from levier.web.views.contracts import renewal_worklist
 from levier.web.views.orders import actor_of
 
 WORKLIST_SIZE = 50
@@ -79,6 +81,8 @@ def home(request: HttpRequest) -> HttpResponse:
         ]
         # Sales reps live in these lists; ADV, who also writes orders, sees only the busy ones.
         lists += own if role == Role.COMMERCIAL else [w for w in own if w.documents]
+    # ADV watches the notice deadlines of tacitly renewed contracts: one missed, one more term.
+    renewals = renewal_worklist(timezone.localdate()) if role == Role.ADV else None
     if role == Role.AUDITEUR:
         recent = Order.objects.select_related("customer").order_by("-created_at", "-pk")
         lists.append(Worklist("recent", _("Recent orders"), _first(recent)))
@@ -87,6 +91,7 @@ def home(request: HttpRequest) -> HttpResponse:
         "web/home/home.html",
         {
             "worklists": lists,
+            "renewals": renewals,
             "is_admin": can(actor, Action.MANAGE_RULES),
             "can_create": can(actor, Action.EDIT_ORDER),
         },
