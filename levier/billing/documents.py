@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import logging
 import re
 from dataclasses import dataclass
 from decimal import Decimal
@@ -294,6 +295,12 @@ def invoice_html(invoice: Invoice, *, profile: CompanyProfile | None = None) -> 
 
 def _render(invoice: Invoice, profile: CompanyProfile | None, **options: Any) -> bytes:
     from weasyprint import HTML  # heavy import (Pango, fonts): only where PDFs are made
+
+    # Without libharfbuzz-subset, WeasyPrint subsets fonts with fontTools and sets the
+    # "fontTools" logger to DEBUG meanwhile, to collect its warnings (which it re-logs as
+    # its own). The records would also propagate to the root handlers: some hundred debug
+    # lines per PDF in the server's log, and measurable time spent formatting them.
+    logging.getLogger("fontTools").propagate = False
 
     html = invoice_html(invoice, profile=profile)
     return bytes(HTML(string=html).write_pdf(**options))

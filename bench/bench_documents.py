@@ -1,0 +1,224 @@
+"""Factur-X throughput: issue N invoices of 3 lines, then time their Factur-X PDF generation.
+
+    python bench/bench_documents.py [--db sqlite|postgres|both] [--invoices 200] [--workers 1]
+
+Each document is what `levier export-invoices --format facturx` writes: the EN 16931
+description of the issued invoice, its CII, the French HTML rendered by WeasyPrint as
+PDF/A-3b, then the CII embedded by the `factur-x` library. The invoices are read as the
+export reads them (chunked, lines prefetched, the company profile once), so the figure is
+document generation, not ORM work. Three documents are rendered first, untimed: the first
+one loads the fonts and compiles the template.
+
+The figure to read is invoices per second per core: with --workers N the N processes run
+at once and the total rate is divided by N (run no more workers than cores). Wall time
+depends on what else the machine runs, so the CPU time of the run is printed as well:
+documents per CPU-second is the per-core rate of an idle machine.
+
+WeasyPrint subsets the embedded fonts with HarfBuzz when libharfbuzz-subset is installed
+(Debian: libharfbuzz-subset0) and falls back to fontTools otherwise, which is several times
+slower: the stage table shows it in the "pdf/a" row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import multiprocessing
+import os
+import random
+import sys
+import time
+from decimal import Decimal
+from itertools import islice
+from pathlib import Path
+from statistics import median
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import BenchDatabase, arguments, run_each_database, table, write_result
+
+WARMUP = 3
+CUSTOMERS = 50
+PROFILED = 20  # documents timed stage by stage (HTML, PDF/A, embedding)
+# A seller whose SIREN and SIRET pass their check digits (the EN 16931 model refuses others).
+SELLER: dict[str, Any] = {
+    "legal_name": "Levier Conseil",
+    "legal_form": "SAS",
+    "share_capital": Decimal("50000"),
+    "siren": "404833048",
+    "siret": "40483304800014",
+    "vat_number": "FR83404833048",
+    "rcs_city": "Paris",
+    "naf_code": "6202A",
+    "address_line1": "12 rue de la Paix",
+    "postcode": "75002",
+    "city": "Paris",
+    "email": "adv@levier.example",
+    "phone": "01 23 45 67 89",
+    "iban": "FR7630006000011234567890189",
+    "bic": "AGRIFRPP",
+    "bank_name": "Crédit Agricole",
+}
+
+
+def main() -> None:
+    args = arguments(
+        __doc__.splitlines()[0],
+        invoices=(int, 200, "invoices issued then rendered as Factur-X"),
+        workers=(int, 1, "processes rendering at the same time"),
+    )
+    if run_each_database(args):
+        return
+    with BenchDatabase(args.db, "levier_bench_documents", args.pg_url):
+        bench(args.db, args.invoices, args.workers)
+
+
+def issue_invoices(count: int) -> float:
+    """Issue `count` invoices of 3 catalogue lines through the services; returns seconds."""
+    from levier.billing.models import CompanyProfile
+    from levier.billing.services import create_draft_invoice, issue_invoice
+    from levier.customers.models import Customer
+    from levier.demo.company import (
+        CustomerGenerator,
+        bulk_create_customers,
+        create_catalog,
+        create_users,
+    )
+
+    rng = random.Random(2026)
+    cast = create_users()
+    products = create_catalog(cast)
+    CompanyProfile.objects.update_or_create(pk=1, defaults=SELLER)
+    bulk_create_customers(CustomerGenerator(rng), CUSTOMERS, cast.by_role("commercial"))
+    # French customers only, no PO requirement: every invoice issues and has an e-invoice
+    # (a foreign customer would need an electronic address the master does not hold yet).
+    customers = list(Customer.objects.filter(country="FR"))
+    Customer.objects.update(po_number_required=False)
+    adv = cast.users["adv"]
+    sellable = [p for p in products if p.is_active and p.vat_rate > 0]
+    started = time.perf_counter()
+    for i in range(count):
+        lines = [
+            {"product_id": p.pk, "quantity": str(rng.randint(1, 20))}
+            for p in rng.sample(sellable, k=3)
+        ]
+        draft = create_draft_invoice(
+            actor=adv,
+            customer=customers[i % len(customers)],
+            lines=lines,
+            billable_on=dt.date(2026, 11, 1) + dt.timedelta(days=i % 27),
+            po_number=f"BC-{i:05d}",
+        )
+        issue_invoice(actor=adv, invoice=draft, issue_date=dt.date(2026, 11, 28))
+    return time.perf_counter() - started
+
+
+def cpu_seconds() -> float:
+    """User + system CPU time of this process and of its finished children (forked workers)."""
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
+def render_all(start: int, stop: int) -> None:
+    """Render documents [start, stop) of the export order (a forked worker's share)."""
+    from django.db import connections
+
+    from levier.billing.company import company_profile
+    from levier.billing.documents import facturx_pdf
+    from levier.billing.management.commands.export_invoices import issued_documents
+
+    connections.close_all()  # a forked child must open its own connection
+    profile = company_profile()
+    for invoice in islice(issued_documents(), start, stop):
+        pdf = facturx_pdf(invoice, profile=profile)
+        assert pdf.startswith(b"%PDF"), invoice.number
+
+
+def profile_stages(count: int) -> dict[str, float]:
+    """Median milliseconds of each stage of one Factur-X document."""
+    from facturx import generate_from_binary
+    from weasyprint import HTML
+
+    from levier.billing.company import company_profile
+    from levier.billing.documents import cii_xml, invoice_html
+    from levier.billing.management.commands.export_invoices import issued_documents
+
+    profile = company_profile()
+    stages: dict[str, list[float]] = {"xml": [], "html": [], "pdf/a": [], "embed": []}
+    for invoice in islice(issued_documents(), count):
+        t0 = time.perf_counter()
+        xml = cii_xml(invoice, profile=profile)
+        t1 = time.perf_counter()
+        html = invoice_html(invoice, profile=profile)
+        t2 = time.perf_counter()
+        pdf = HTML(string=html).write_pdf(pdf_variant="pdf/a-3b")
+        t3 = time.perf_counter()
+        generate_from_binary(pdf, xml, flavor="factur-x", level="en16931", lang="fr-FR")
+        t4 = time.perf_counter()
+        for name, seconds in zip(stages, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True):
+            stages[name].append(seconds)
+    return {name: 1000 * median(values) for name, values in stages.items()}
+
+
+def bench(db: str, count: int, workers: int) -> None:
+    from django.db import connection
+
+    from levier.audit.choices import Channel
+    from levier.audit.context import channel
+
+    with channel(Channel.CLI):
+        issue_seconds = issue_invoices(count)
+    render_all(0, WARMUP)
+    started, cpu_started = time.perf_counter(), cpu_seconds()
+    if workers <= 1:
+        render_all(0, count)
+    else:
+        connection.close()
+        bounds = [count * w // workers for w in range(workers + 1)]
+        ctx = multiprocessing.get_context("fork")
+        procs = [
+            ctx.Process(target=render_all, args=(bounds[w], bounds[w + 1])) for w in range(workers)
+        ]
+        for proc in procs:
+            proc.start()
+        for proc in procs:
+            proc.join()
+            assert proc.exitcode == 0, f"a bench worker failed ({proc.exitcode})"
+    elapsed, cpu = time.perf_counter() - started, cpu_seconds() - cpu_started
+    rate = count / elapsed
+    per_core = rate / max(1, min(workers, os.cpu_count() or 1))
+    per_cpu_second = count / cpu
+    stages = profile_stages(min(PROFILED, count))
+
+    print(
+        f"\n== Factur-X on {db}: {count} invoices in {elapsed:.1f} s = {rate:.1f} invoices/s "
+        f"({workers} process{'es' if workers > 1 else ''}) = {per_core:.1f} invoices/s per core =="
+    )
+    print(
+        f"CPU time {cpu:.1f} s = {per_cpu_second:.1f} invoices per CPU-second "
+        "(the per-core figure on an idle machine; wall time grows with the machine's load)"
+    )
+    print(f"(issuing them took {issue_seconds:.1f} s = {count / issue_seconds:.0f} invoices/s)\n")
+    rows: list[list[Any]] = [[name, f"{ms:.1f}"] for name, ms in stages.items()]
+    rows.append(["total", f"{sum(stages.values()):.1f}"])
+    print(table(["stage (one document)", "median ms"], rows))
+    path = write_result(
+        f"documents-w{workers}",
+        db,
+        {
+            "invoices": count,
+            "workers": workers,
+            "seconds": round(elapsed, 2),
+            "invoices_per_second": round(rate, 2),
+            "invoices_per_second_per_core": round(per_core, 2),
+            "cpu_seconds": round(cpu, 2),
+            "invoices_per_cpu_second": round(per_cpu_second, 2),
+            "issue_seconds": round(issue_seconds, 2),
+            "median_ms": {name: round(ms, 2) for name, ms in stages.items()},
+        },
+    )
+    print(f"\nresults: {path}")
+
+
+if __name__ == "__main__":
+    main()
