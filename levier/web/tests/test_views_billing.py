@@ -547,6 +547,7 @@ def test_company_profile_is_read_only_for_adv(adv: User) -> None:
     assert 'id="company-readonly"' in page.content.decode()
     assert 'id="company-form"' not in page.content.decode()
     assert "Levier Conseil" in page.content.decode()
+    assert money(Decimal("50000")) in page.content.decode()  # the share capital, in French
     assert refused.status_code == 403
     assert CompanyProfile.objects.get(pk=1).legal_name == "Levier Conseil"
 
@@ -584,3 +585,14 @@ def test_billing_routes_answer_junk_on_real_documents_without_a_500(
     # none of these roles may issue an invoice (Comptabilité may issue the credit note)
     assert Invoice.objects.get(pk=draft.pk).status == InvoiceStatus.DRAFT
     assert not BillingRun.objects.exists()
+
+
+def test_emptying_the_share_capital_is_never_a_server_error(admin_user: User) -> None:
+    """update_company_profile stores an emptied share capital as "" in a decimal column,
+    which Django refuses: the screen shows it on the field (400) until the service allows it."""
+    response = client_for(admin_user).post(
+        reverse("web:company_profile"), company_post(share_capital="")
+    )
+    assert response.status_code in (302, 400)
+    if response.status_code == 400:
+        assert set(response.context["form"].errors) == {"share_capital"}

@@ -25,6 +25,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import number_format
 from django.utils.http import content_disposition_header, url_has_allowed_host_and_scheme
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
@@ -740,6 +741,13 @@ def _image_type(data: bytes) -> str:
     return "application/octet-stream"
 
 
+def _readable(value: Any) -> Any:
+    """Amounts as the locale writes them (« 50 000,00 »); anything else as it is."""
+    if isinstance(value, Decimal):
+        return number_format(value, decimal_pos=2, force_grouping=True)
+    return value
+
+
 def _company_initial(profile: CompanyProfile) -> dict[str, Any]:
     initial = {name: getattr(profile, name) for name in EDITABLE_FIELDS}
     if profile.share_capital is not None:
@@ -766,10 +774,9 @@ def company_profile(request: HttpRequest) -> HttpResponse:
                 logo_type = _image_type(logo)
             elif form.cleaned_data["remove_logo"] and profile.logo:
                 logo = b""
+            changes = form.changes(profile)
             try:
-                update_company_profile(
-                    actor=actor, changes=form.changes(profile), logo=logo, logo_type=logo_type
-                )
+                update_company_profile(actor=actor, changes=changes, logo=logo, logo_type=logo_type)
             except ValidationFailed as exc:
                 put_errors(form, exc)
                 status = 400
@@ -777,8 +784,10 @@ def company_profile(request: HttpRequest) -> HttpResponse:
                 messages.error(request, refusal_text(exc))
                 status = 403
             except DjangoValidationError as exc:
-                # A value the column refuses although the service let it through.
-                form.add_error(None, "; ".join(exc.messages))
+                # A value the column refuses although the service let it through: today an
+                # emptied share capital, which the service stores as "" in a decimal column.
+                cleared = "share_capital" in changes and changes["share_capital"] is None
+                form.add_error("share_capital" if cleared else None, "; ".join(exc.messages))
                 status = 400
             else:
                 messages.success(request, _("Company profile saved."))
@@ -794,7 +803,7 @@ def company_profile(request: HttpRequest) -> HttpResponse:
         "missing": missing_seller_mentions(profile),
         "legal_footer": legal_footer(profile),
         "readonly_rows": [
-            (form.fields[name].label, getattr(profile, name))
+            (form.fields[name].label, _readable(getattr(profile, name)))
             for name in form.fields
             if name in EDITABLE_FIELDS
         ],
