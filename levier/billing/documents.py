@@ -7,7 +7,7 @@ company profile at generation time; callers producing many documents (the export
 read the profile once and pass it in.
 
 Printed documents are in French whatever the user's language: the template is French and
-rendering happens under ``translation.override("fr")`` (credit reasons, unit names).
+rendering happens under ``translation.override("fr")`` (credit reasons are model choices).
 """
 
 from __future__ import annotations

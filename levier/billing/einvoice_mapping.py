@@ -98,10 +98,15 @@ def to_einvoice(
         )
     is_credit = invoice.kind == DocumentKind.CREDIT_NOTE
     preceding: tuple[en.PrecedingInvoice, ...] = ()
+    # BT-72: when the service was rendered (CGI ann. II 242 nonies A, 10°)
+    delivery_date = invoice.service_date or invoice.billable_on
     if is_credit and invoice.credited_invoice is not None:
         original = invoice.credited_invoice
         assert original.number and original.issue_date
         preceding = (en.PrecedingInvoice(number=original.number, issue_date=original.issue_date),)
+        # a credit note corrects the supply of its invoice: its own billable_on is merely
+        # the day it was drafted
+        delivery_date = invoice.service_date or original.service_date or original.billable_on
     # BG-15 only when it differs from the buyer's address (CGI ann. II 242 nonies A, 7° bis)
     # (issue_invoice freezes a delivery address without a country line: the buyer's, then)
     delivery = (
@@ -128,7 +133,7 @@ def to_einvoice(
         currency=invoice.currency,
         business_process=BUSINESS_PROCESS[NatureOfOperations(invoice.nature_of_operations)],
         purchase_order=invoice.po_number,
-        delivery_date=invoice.service_date or invoice.billable_on,
+        delivery_date=delivery_date,
         delivery_address=delivery,
         preceding_invoices=preceding,
     )

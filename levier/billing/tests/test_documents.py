@@ -185,6 +185,8 @@ def test_a_credit_note_says_avoir_and_references_its_invoice(adv: User) -> None:
     assert "Motif : Erreur de prix ou de quantité" in text
     assert "Total TTC 120,00 €" in text
     assert "Règlement" not in text  # nothing to pay on a credit note
+    # the date of the service it corrects is the invoice's, not the day the note was drafted
+    assert "Date de la prestation 02/11/2026" in text
     xml = get_xml_from_pdf(facturx_pdf(note), check_xsd=False)[1]
     assert errors(validate_cii(xml)) == []
     assert etree.fromstring(ubl_xml(note)).tag.endswith("}CreditNote")
