@@ -8,4 +8,6 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("", include("levier.web.urls_customers")),
     path("", include("levier.web.urls_catalog")),
     path("", include("levier.web.urls_sales")),
+    path("", include("levier.web.urls_contracts")),
+    path("", include("levier.web.urls_billing")),
 ]
