@@ -13,6 +13,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from levier.accounts.choices import Role
 from levier.accounts.models import User
 from levier.audit.models import AuditEvent
 from levier.contracts.choices import ContractStatus
@@ -219,6 +220,49 @@ def test_the_contract_page_shows_terms_lines_billable_and_history(adv: User) -> 
     assert f"du {start:%d/%m/%Y}" in billable_card  # the first monthly period is due
     assert "Aucune facture" in section(html, "invoices") or "No invoice" in html
     assert 'class="card audit-trail"' in html
+
+
+def test_the_contract_page_costs_the_same_queries_for_two_lines_or_twenty(
+    adv: User, django_assert_max_num_queries: Any
+) -> None:
+    def contract_with(n: int) -> Contract:
+        modes = ["recurring", "on_delivery", "time_and_materials", "on_order"]
+        lines = []
+        for k in range(n):
+            mode = modes[k % len(modes)]
+            extra = {"frequency": "monthly"} if mode == "recurring" else {}
+            lines.append(contract_line(mode, "100", description=f"Ligne {k}", **extra))
+        lines.append(
+            contract_line(
+                "milestones",
+                "1000",
+                milestones=[
+                    {"label": f"Étape {m}", "percent": "25", "trigger": "delivery"}
+                    for m in range(4)
+                ],
+            )
+        )
+        return make_contract(adv, lines, start=add_months(today(), -3).replace(day=1))
+
+    small, large = contract_with(2), contract_with(20)
+    for line in large.lines.filter(mode="time_and_materials"):
+        for months_ago in (1, 2, 3):
+            TimeEntry.objects.create(
+                line=line,
+                month=add_months(today(), -months_ago).replace(day=1),
+                quantity=D("3"),
+                source="manual",
+                entered_by=adv,
+            )
+    client = client_for(adv)
+    client.get(reverse("web:contract_detail", args=[small.pk]))  # warm up
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as small_queries:
+        assert client.get(reverse("web:contract_detail", args=[small.pk])).status_code == 200
+    with django_assert_max_num_queries(len(small_queries)):
+        assert client.get(reverse("web:contract_detail", args=[large.pk])).status_code == 200
 
 
 def test_a_missing_index_value_is_shown_as_blocking_billing(adv: User) -> None:
@@ -578,6 +622,26 @@ def test_bad_input_on_the_create_form_shows_errors_next_to_the_fields(adv: User)
     assert "30" in second and 'class="field-error"' in second
     assert not Contract.objects.exists()
 
+    # numbers and dates beyond what the columns and the calendar hold
+    response = client.post(
+        reverse("web:contract_create"),
+        create_post(
+            customer.pk,
+            {"description": "X", "unit_price": "1"},
+            revision_floor="1e999",
+            revision_cap="100",
+            revision_fixed_part="1",
+            start_date="9999-12-01",
+        ),
+    )
+    assert response.status_code == 400
+    assert html_of(response).count('class="field-error"') == 4
+
+    # no line at all
+    response = client.post(reverse("web:contract_create"), create_post(customer.pk))
+    assert response.status_code == 400
+    assert 'id="problems"' in html_of(response)
+
     # a tacit renewal without its initial term
     response = client.post(
         reverse("web:contract_create"),
@@ -897,3 +961,61 @@ def test_the_contract_pdf_is_generated_and_archived(adv: User) -> None:
     assert response.status_code == 302
     document = ArchivedDocument.objects.get(contract=contract)
     assert document.kind == "generated" and document.filename.startswith(contract.number)
+
+
+# ---------------------------------------------------------------- junk
+
+
+def test_junk_on_the_contract_routes_of_a_real_contract_is_never_a_500(
+    personas: dict[Role, User],
+) -> None:
+    """test_no_server_error has no contract; here the ids are a real contract's, lines' and
+    milestones' ids, and a validated order's."""
+    import io
+
+    from levier.sales.services import approve_order, submit_order
+    from levier.web.tests.test_no_server_error import JUNK_BODIES, concrete_paths, routes
+
+    adv, commercial = personas[Role.ADV], personas[Role.COMMERCIAL]
+    contract = make_contract(
+        adv,
+        [
+            contract_line(
+                "milestones",
+                "1000",
+                milestones=[{"label": "Tout", "percent": "100", "trigger": "delivery"}],
+            ),
+            contract_line("on_delivery", "500"),
+            contract_line("time_and_materials", "600"),
+            contract_line("recurring", "100", frequency="monthly"),
+        ],
+        start=add_months(today(), -2),
+        tacit_renewal=True,
+        initial_term_months=12,
+    )
+    order = make_order(commercial, invoicing_mode="milestones")
+    submit_order(actor=commercial, order=order)
+    approve_order(actor=adv, order=order)
+    ids = sorted(
+        {contract.pk, order.pk}
+        | set(contract.lines.values_list("pk", flat=True))
+        | set(Milestone.objects.values_list("pk", flat=True))
+    )
+    mine = [
+        route
+        for route, _pattern in routes()
+        if route.startswith(("contracts/", "indexes/")) or route.endswith("/contract/")
+    ]
+    assert len(mine) >= 12
+
+    for role in (Role.ADV, Role.AUDITEUR):  # who may do everything here, who may do nothing
+        client = Client(HTTP_ACCEPT="text/html")
+        client.force_login(personas[role])
+        client.raise_request_exception = True
+        for route in mine:
+            for path in concrete_paths(route, ids):
+                for body in JUNK_BODIES:
+                    for response in (client.get(path, body), client.post(path, body)):
+                        assert response.status_code < 500, (role, path, body)
+                upload = {"file": io.BytesIO(b"\xff\xfe\x00junk;;;\n" * 50), "kind": "other"}
+                assert client.post(path, upload).status_code < 500, (role, path, "upload")

@@ -73,7 +73,7 @@ from levier.contracts.services import (
 from levier.customers.models import Customer
 from levier.lib.errors import DomainError, ValidationFailed
 from levier.lib.money import MoneyError, line_net, quantize, to_decimal
-from levier.lib.periods import PeriodError, next_renewal, notice_deadline
+from levier.lib.periods import next_renewal, notice_deadline
 from levier.sales.lines import MAX_QUANTITY, MAX_UNIT_PRICE
 from levier.sales.models import Order
 from levier.sales.transitions import InvalidTransition
@@ -92,6 +92,9 @@ BLANK_LINES = 3
 MAX_PRODUCTS_IN_SELECT = 500
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # as levier.contracts.archive.MAX_BYTES
 MAX_INDEX_VALUE = Decimal("99999999.9999")  # DECIMAL(12, 4)
+MAX_COEFFICIENT = Decimal("99.9999")  # floor and cap: DECIMAL(6, 4)
+MAX_FIXED_PART = Decimal("0.9999")  # a: DECIMAL(5, 4), below 1
+FIRST_YEAR, LAST_YEAR = 1900, 2199
 MONTHS_PER_PERIOD: dict[str, int] = {
     Frequency.MONTHLY: 1,
     Frequency.QUARTERLY: 3,
@@ -100,6 +103,17 @@ MONTHS_PER_PERIOD: dict[str, int] = {
 
 
 # ---------------------------------------------------------------- form fields
+
+
+def sane_year(day: dt.date | None) -> None:
+    """Contract dates between 1900 and 2199: renewal and period arithmetic on a date typed
+    as 9999 would leave the calendar (and such a date is always a typing mistake)."""
+    if day is not None and not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise ValidationError(
+            _("Enter a date between %(first)s and %(last)s.")
+            % {"first": FIRST_YEAR, "last": LAST_YEAR},
+            code="out_of_range",
+        )
 
 
 class MonthInput(forms.TextInput):
@@ -113,6 +127,7 @@ class MonthField(forms.Field):
     """
 
     widget = MonthInput
+    default_validators = [sane_year]
     default_error_messages = {
         "invalid": gettext_lazy("Enter a month, for example 2026-03."),
     }
@@ -173,7 +188,9 @@ class DecimalText(forms.Field):
 
 
 def _date_field(label: Any, *, required: bool = True, **kwargs: Any) -> forms.DateField:
-    return forms.DateField(label=label, required=required, widget=DateInput(), **kwargs)
+    return forms.DateField(
+        label=label, required=required, widget=DateInput(), validators=[sane_year], **kwargs
+    )
 
 
 def _auto_id(key: str) -> str:
@@ -232,8 +249,8 @@ def renewal_of(contract: Contract, today: dt.date) -> Renewal | None:
         while actionable_deadline < today:
             actionable = after(actionable)
             actionable_deadline = notice_deadline(actionable, contract.notice_months)
-    except (PeriodError, OverflowError):
-        return None  # terms the service would not accept today (a zero renewal term…)
+    except (ValueError, OverflowError):  # PeriodError is a ValueError
+        return None  # terms no calendar can follow (a zero renewal term, year 10000…)
     return Renewal(renewal, deadline, actionable, actionable_deadline, today)
 
 
@@ -906,17 +923,21 @@ class ContractForm(forms.Form):
         required=False,
         empty_label=gettext_lazy("— no revision —"),
     )
-    revision_fixed_part = forms.CharField(
+    revision_fixed_part = DecimalText(
         label=gettext_lazy("Fixed part a"),
-        max_length=12,
+        max_value=MAX_FIXED_PART,
+        places=4,
         required=False,
         help_text=gettext_lazy("P1 = P0 × (a + (1 − a) × S1/S0); 0 for the plain clause."),
     )
-    revision_floor = forms.CharField(
-        label=gettext_lazy("Floor coefficient"), max_length=12, required=False
+    revision_floor = DecimalText(
+        label=gettext_lazy("Floor coefficient"),
+        max_value=MAX_COEFFICIENT,
+        places=4,
+        required=False,
     )
-    revision_cap = forms.CharField(
-        label=gettext_lazy("Cap coefficient"), max_length=12, required=False
+    revision_cap = DecimalText(
+        label=gettext_lazy("Cap coefficient"), max_value=MAX_COEFFICIENT, places=4, required=False
     )
     base_index_month = MonthField(
         label=gettext_lazy("Base index month (S0)"),
