@@ -651,6 +651,19 @@ def test_bad_input_on_the_create_form_shows_errors_next_to_the_fields(adv: User)
     assert not Contract.objects.exists()
 
 
+def test_add_a_line_keeps_what_was_typed_and_judges_nothing_yet(adv: User) -> None:
+    data = create_post(CustomerFactory().pk, {"description": "Hébergement", "unit_price": "x"})
+    data.update(add_line="1", title="")
+
+    response = client_for(adv).post(reverse("web:contract_create"), data)
+
+    assert response.status_code == 200
+    html = html_of(response)
+    assert 'id="line-2"' in html and 'value="Hébergement"' in html
+    assert 'class="field-error"' not in html and 'id="problems"' not in html
+    assert not Contract.objects.exists()
+
+
 def test_a_commercial_cannot_open_the_create_form(commercial: User) -> None:
     assert client_for(commercial).get(reverse("web:contract_create")).status_code == 403
 

@@ -1129,6 +1129,7 @@ def _create_page(
     lines: Any,
     problems: list[str] | None = None,
     status: int = 200,
+    quiet: bool = False,
 ) -> HttpResponse:
     selected = _selected_customer(form)
     return render(
@@ -1140,6 +1141,7 @@ def _create_page(
             "problems": problems or [],
             "selected_customer": selected,
             "customer_options": customer_options(selected),
+            "quiet": quiet,
         },
         status=status,
     )
@@ -1173,10 +1175,11 @@ def contract_create(request: HttpRequest) -> HttpResponse:
             data["lines-TOTAL_FORMS"] = str(int(count) + 1)
     form = ContractForm(data)
     lines = ContractLineFormSet(data, prefix="lines", form_kwargs={"products": products})
-    if "add_line" in request.POST:
-        return _create_page(request, form, lines)
+    if "add_line" in request.POST:  # one more row; what was typed is not judged yet
+        return _create_page(request, form, lines, quiet=True)
     problems: list[str] = []
-    if form.is_valid() and lines.is_valid():
+    header_ok, lines_ok = form.is_valid(), lines.is_valid()  # both: every error at once
+    if header_ok and lines_ok:
         rows = [row for row in lines.forms if not row.is_blank()]
         try:
             contract = create_contract(
