@@ -80,7 +80,10 @@ def update_company_profile(
             except IdentifierError as exc:
                 errors.setdefault(name, []).append(str(exc))
                 continue
-        if name == "share_capital" and value not in (None, ""):
+        if name == "share_capital" and value in (None, ""):
+            profile.share_capital = None
+            continue
+        if name == "share_capital":
             try:
                 value = Decimal(str(value).replace(" ", "").replace(",", "."))
             except ArithmeticError:

@@ -57,3 +57,10 @@ def test_a_logo_must_be_a_small_png_or_jpeg(admin_user: User) -> None:
 
 def test_an_empty_profile_lists_every_missing_seller_mention() -> None:
     assert len(missing_seller_mentions(CompanyProfile())) == 6
+
+
+def test_the_share_capital_can_be_cleared(admin_user: User) -> None:
+    assert (
+        update_company_profile(actor=admin_user, changes={"share_capital": ""}).share_capital
+        is None
+    )
