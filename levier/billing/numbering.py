@@ -33,20 +33,29 @@ def default_series(kind: DocumentKind | str) -> NumberingSeries:
 
 
 def allocate_number(series: NumberingSeries, issue_date: dt.date) -> str:
+    return allocate_numbers(series, issue_date, 1)[0]
+
+
+def allocate_numbers(series: NumberingSeries, issue_date: dt.date, count: int) -> list[str]:
+    """`count` consecutive numbers in one statement (a batch issues them in its order)."""
     if not connection.in_atomic_block:
-        raise RuntimeError("allocate_number must run inside the issuing transaction")
+        raise RuntimeError("allocate_numbers must run inside the issuing transaction")
+    if count < 1:
+        return []
     year = issue_date.year if series.yearly_reset else 0
     q = connection.ops.quote_name
     sql = (
-        f"UPDATE {q(SeriesCounter._meta.db_table)} SET {q('last_value')} = {q('last_value')} + 1 "
+        f"UPDATE {q(SeriesCounter._meta.db_table)} "
+        f"SET {q('last_value')} = {q('last_value')} + %s "
         f"WHERE {q('series_id')} = %s AND {q('year')} = %s RETURNING {q('last_value')}"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [series.pk, year])
+        cursor.execute(sql, [count, series.pk, year])
         row = cursor.fetchone()
     if row is None:
         # First number of the series (or year): create the counter, then take it. Two first
         # issuers racing here both get_or_create; the unique constraint lets one insert win.
         SeriesCounter.objects.get_or_create(series=series, year=year)
-        return allocate_number(series, issue_date)
-    return series.format(issue_date.year, int(row[0]))
+        return allocate_numbers(series, issue_date, count)
+    last = int(row[0])
+    return [series.format(issue_date.year, seq) for seq in range(last - count + 1, last + 1)]

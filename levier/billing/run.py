@@ -24,13 +24,12 @@ from django.utils.translation import gettext as _
 from levier.accounts.models import User
 from levier.accounts.permissions import Action, require
 from levier.billing.models import BillingRun, Invoice
-from levier.billing.services import create_draft_invoice, issue_invoice
+from levier.billing.services import create_draft_invoice, issue_invoices
 from levier.contracts.choices import ContractStatus, InvoiceGrouping
 from levier.contracts.models import Contract
 from levier.contracts.schedule import BillableItem, ContractBilling, billable
 from levier.contracts.services import apply_price_revisions
 from levier.customers.models import Customer
-from levier.lib.errors import DomainError
 
 log = logging.getLogger(__name__)
 CHUNK = 500
@@ -190,18 +189,17 @@ def run_billing(
 def issue_drafts(
     *, actor: User, invoices: Sequence[Invoice], issue_date: dt.date | None = None
 ) -> tuple[int, list[str]]:
-    """Issue drafts one by one, each in its own transaction, in the order given.
+    """Issue drafts in the order given, `CHUNK` per transaction (consecutive numbers).
 
-    A draft that cannot be issued (a mandatory mention missing…) stays a draft and its
-    reason is returned; the others are issued. Numbers stay gapless: a failed issue rolls
-    its number back.
+    A draft that cannot be issued (a mandatory mention missing, already issued…) stays as
+    it is and its reason is returned; the others are issued. Numbers stay gapless: a chunk
+    that fails unexpectedly rolls back whole, its numbers included.
     """
     issued, errors = 0, []
-    for invoice in invoices:
-        try:
-            issue_invoice(actor=actor, invoice=invoice, issue_date=issue_date)
-        except DomainError as exc:
-            errors.append(f"{invoice.customer.name}: {exc.message}")
-            continue
-        issued += 1
+    for start in range(0, len(invoices), CHUNK):
+        done, failures = issue_invoices(
+            actor=actor, invoices=invoices[start : start + CHUNK], issue_date=issue_date
+        )
+        issued += len(done)
+        errors += [f"{f.invoice.customer.name}: {f.message}" for f in failures]
     return issued, errors

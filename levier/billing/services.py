@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -21,20 +22,21 @@ from django.utils.translation import gettext as _
 from levier.accounts.models import User
 from levier.accounts.permissions import Action, require
 from levier.audit.choices import Verb
-from levier.audit.services import record_event
+from levier.audit.services import record_event, record_events
 from levier.billing import chain
 from levier.billing.choices import CreditReason, DocumentKind, InvoiceStatus, NatureOfOperations
 from levier.billing.company import company_profile, missing_seller_mentions
 from levier.billing.models import ChainHead, Invoice, InvoiceLine
-from levier.billing.numbering import allocate_number, default_series
+from levier.billing.numbering import allocate_numbers, default_series
 from levier.billing.transitions import check_invoice_transition
 from levier.contracts.models import Contract
-from levier.customers.models import Customer
-from levier.lib.errors import NotAllowed, ValidationFailed
+from levier.customers.models import Customer, DeliveryAddress
+from levier.lib.errors import DomainError, NotAllowed, ValidationFailed
 from levier.lib.money import ZERO
 from levier.sales.choices import OrderStatus
 from levier.sales.lines import LineData, parse_lines, raw_lines_of, totals_of
 from levier.sales.models import Order
+from levier.sales.transitions import InvalidTransition
 
 EU_COUNTRIES = frozenset(
     [
@@ -188,7 +190,9 @@ def create_invoice_from_order(
     )
 
 
-def missing_mentions(invoice: Invoice, customer: Customer) -> list[str]:
+def missing_mentions(
+    invoice: Invoice, customer: Customer, *, has_lines: bool | None = None
+) -> list[str]:
     """Mandatory mentions the customer master cannot provide (L441-9, CGI 242 nonies A)."""
     missing: list[str] = []
     name = customer.name
@@ -204,7 +208,7 @@ def missing_mentions(invoice: Invoice, customer: Customer) -> list[str]:
         missing.append(_("Customer %(name)s: intra-EU VAT number missing") % {"name": name})
     if customer.po_number_required and not invoice.po_number:
         missing.append(_("This customer requires its purchase order (PO) number"))
-    if not invoice.lines.exists():
+    if not (invoice.lines.exists() if has_lines is None else has_lines):
         missing.append(_("The invoice has no line"))
     return missing
 
@@ -227,73 +231,192 @@ def remaining_to_credit(invoice: Invoice) -> Decimal:
     return invoice.total_gross - (credited or ZERO)
 
 
+@dataclass(frozen=True)
+class IssueFailure:
+    """A draft a batch could not issue, and why (it stays a draft)."""
+
+    invoice: Invoice
+    error: Exception
+
+    @property
+    def message(self) -> str:
+        return self.error.message if isinstance(self.error, DomainError) else str(self.error)
+
+
+def _delivery_address_text(address: DeliveryAddress | None, buyer_address: str) -> str:
+    if address is None:
+        return buyer_address
+    return f"{address.line1}\n{address.postcode} {address.city}"
+
+
+def _credit_check(note: Invoice, credited_in_batch: dict[int, Decimal]) -> ValidationFailed | None:
+    """A credit note may not take back more than is left, counting this batch's notes."""
+    assert note.credited_invoice_id is not None
+    original = Invoice.objects.select_for_update().get(pk=note.credited_invoice_id)
+    left = remaining_to_credit(original) - credited_in_batch.get(original.pk, ZERO)
+    if note.total_gross > left:
+        message = _(
+            "credit note of %(amount)s € exceeds what is left on %(number)s (%(left)s €)"
+        ) % {"amount": note.total_gross, "number": original.number, "left": left}
+        return ValidationFailed(message, errors={"lines": [message]}, code="credit_exceeds_invoice")
+    credited_in_batch[original.pk] = credited_in_batch.get(original.pk, ZERO) + note.total_gross
+    return None
+
+
+ISSUED_FIELDS = [
+    "issue_date",
+    "due_date",
+    "buyer_name",
+    "buyer_siren",
+    "buyer_vat_number",
+    "buyer_address",
+    "delivery_address",
+    "number",
+    "chain_index",
+    "previous_hash",
+    "content_hash",
+    "status",
+    "issued_at",
+    "issued_by",
+    "updated_at",
+]
+
+
 @transaction.atomic
-def issue_invoice(*, actor: User, invoice: Invoice, issue_date: dt.date | None = None) -> Invoice:
-    is_credit = invoice.kind == DocumentKind.CREDIT_NOTE
-    require(actor, Action.CREATE_CREDIT_NOTE if is_credit else Action.ISSUE_INVOICE)
-    invoice = (
-        Invoice.objects.select_for_update().select_related("customer", "series").get(pk=invoice.pk)
+def issue_invoices(
+    *, actor: User, invoices: Sequence[Invoice], issue_date: dt.date | None = None
+) -> tuple[list[Invoice], list[IssueFailure]]:
+    """Issue drafts together, in the order given, in one transaction.
+
+    Locks the drafts, then (for credit notes) the invoices they credit, then each series
+    counter and the chain head, in that order. Drafts that fail a check (not a draft any
+    more, a mandatory mention missing, a credit note exceeding what is left) are returned as
+    failures and stay drafts; the others get consecutive numbers from one counter update,
+    their chain links in the same order, and one audit event each, in a constant number of
+    queries whatever the batch size. Anything unexpected rolls the whole batch back,
+    numbers included.
+    """
+    kinds = {invoice.kind for invoice in invoices}
+    if DocumentKind.INVOICE in kinds:
+        require(actor, Action.ISSUE_INVOICE)
+    if DocumentKind.CREDIT_NOTE in kinds:
+        require(actor, Action.CREATE_CREDIT_NOTE)
+    position = {invoice.pk: n for n, invoice in enumerate(invoices)}
+    locked = sorted(
+        Invoice.objects.select_for_update()
+        .select_related("customer", "series")
+        .filter(pk__in=list(position)),
+        key=lambda invoice: position[invoice.pk],
     )
-    check_invoice_transition(invoice.status, InvoiceStatus.ISSUED)
-    customer = invoice.customer
-    missing = missing_seller_mentions(company_profile()) + missing_mentions(invoice, customer)
-    if missing:
-        raise ValidationFailed(
-            _("The invoice cannot be issued: %(missing)s") % {"missing": "; ".join(missing)},
-            errors={"__all__": missing},
-            code="missing_mentions",
-        )
-    if is_credit:
-        assert invoice.credited_invoice_id is not None
-        original = Invoice.objects.select_for_update().get(pk=invoice.credited_invoice_id)
-        left = remaining_to_credit(original)
-        if invoice.total_gross > left:
-            message = _(
-                "credit note of %(amount)s € exceeds what is left on %(number)s (%(left)s €)"
-            ) % {"amount": invoice.total_gross, "number": original.number, "left": left}
-            raise ValidationFailed(
-                message, errors={"lines": [message]}, code="credit_exceeds_invoice"
-            )
     issue_date = issue_date or timezone.localdate()
-    invoice.issue_date = issue_date
-    invoice.due_date = issue_date if is_credit else customer.payment_terms.due_date(issue_date)
-    invoice.buyer_name = customer.name
-    invoice.buyer_siren = customer.siren
-    invoice.buyer_vat_number = customer.vat_number
-    invoice.buyer_address = _address(customer)
-    default_delivery = customer.delivery_addresses.filter(is_default=True).first()
-    invoice.delivery_address = (
-        f"{default_delivery.line1}\n{default_delivery.postcode} {default_delivery.city}"
-        if default_delivery
-        else invoice.buyer_address
+    seller_missing = missing_seller_mentions(company_profile())
+    ids = [invoice.pk for invoice in locked]
+    with_lines = set(
+        InvoiceLine.objects.filter(invoice_id__in=ids).values_list("invoice_id", flat=True)
     )
-    invoice.number = allocate_number(invoice.series, issue_date)
+    addresses = {
+        a.customer_id: a
+        for a in DeliveryAddress.objects.filter(
+            customer_id__in={i.customer_id for i in locked}, is_default=True
+        )
+    }
+    ready: list[Invoice] = []
+    failures: list[IssueFailure] = []
+    credited_in_batch: dict[int, Decimal] = {}
+    for invoice in locked:
+        try:
+            check_invoice_transition(invoice.status, InvoiceStatus.ISSUED)
+        except InvalidTransition as exc:
+            failures.append(IssueFailure(invoice, exc))
+            continue
+        customer = invoice.customer
+        missing = seller_missing + missing_mentions(
+            invoice, customer, has_lines=invoice.pk in with_lines
+        )
+        if missing:
+            failures.append(
+                IssueFailure(
+                    invoice,
+                    ValidationFailed(
+                        _("The invoice cannot be issued: %(missing)s")
+                        % {"missing": "; ".join(missing)},
+                        errors={"__all__": missing},
+                        code="missing_mentions",
+                    ),
+                )
+            )
+            continue
+        if invoice.kind == DocumentKind.CREDIT_NOTE:
+            refused = _credit_check(invoice, credited_in_batch)
+            if refused is not None:
+                failures.append(IssueFailure(invoice, refused))
+                continue
+        ready.append(invoice)
+    if not ready:
+        return [], failures
+    by_series: dict[int, list[Invoice]] = {}
+    for invoice in ready:
+        by_series.setdefault(invoice.series_id, []).append(invoice)
+    for group in by_series.values():
+        numbers = allocate_numbers(group[0].series, issue_date, len(group))
+        for invoice, number in zip(group, numbers, strict=True):
+            invoice.number = number
     head = ChainHead.objects.select_for_update().filter(pk=1).first() or ChainHead.objects.create(
         pk=1
     )
-    invoice.chain_index = head.length + 1
-    invoice.previous_hash = head.last_hash
-    lines = list(invoice.lines.all())
-    invoice.content_hash = chain.link_hash(
-        invoice.previous_hash, chain.canonical_content(invoice, lines)
-    )
-    invoice.status = InvoiceStatus.ISSUED
-    invoice.issued_at, invoice.issued_by = timezone.now(), actor
-    # The stored status is still "draft" here, so the model's own guard lets this save pass.
-    invoice.save()
-    head.length, head.last_hash = invoice.chain_index, invoice.content_hash
+    lines: dict[int, list[InvoiceLine]] = {invoice.pk: [] for invoice in ready}
+    for line in InvoiceLine.objects.filter(invoice_id__in=list(lines)).order_by("position", "id"):
+        lines[line.invoice_id].append(line)
+    now = timezone.now()
+    for invoice in ready:
+        customer = invoice.customer
+        is_credit = invoice.kind == DocumentKind.CREDIT_NOTE
+        invoice.issue_date = issue_date
+        invoice.due_date = issue_date if is_credit else customer.payment_terms.due_date(issue_date)
+        invoice.buyer_name = customer.name
+        invoice.buyer_siren = customer.siren
+        invoice.buyer_vat_number = customer.vat_number
+        invoice.buyer_address = _address(customer)
+        invoice.delivery_address = _delivery_address_text(
+            addresses.get(customer.pk), invoice.buyer_address
+        )
+        invoice.chain_index = head.length + 1
+        invoice.previous_hash = head.last_hash
+        invoice.content_hash = chain.link_hash(
+            invoice.previous_hash, chain.canonical_content(invoice, lines[invoice.pk])
+        )
+        invoice.status = InvoiceStatus.ISSUED
+        invoice.issued_at, invoice.issued_by, invoice.updated_at = now, actor, now
+        head.length, head.last_hash = invoice.chain_index, invoice.content_hash
+    # The stored status is still "draft": neither the model guard nor the triggers object.
+    Invoice.objects.bulk_update(ready, ISSUED_FIELDS, batch_size=500)
     head.save(update_fields=["length", "last_hash"])
-    record_event(
+    record_events(
         actor=actor,
         verb=Verb.TRANSITION,
-        instance=invoice,
-        changes={
-            "status": [InvoiceStatus.DRAFT, InvoiceStatus.ISSUED],
-            "number": invoice.number,
-            "hash": invoice.content_hash,
-        },
+        entries=[
+            (
+                invoice,
+                {
+                    "status": [InvoiceStatus.DRAFT, InvoiceStatus.ISSUED],
+                    "number": invoice.number,
+                    "hash": invoice.content_hash,
+                },
+            )
+            for invoice in ready
+        ],
     )
-    return invoice
+    return ready, failures
+
+
+def issue_invoice(*, actor: User, invoice: Invoice, issue_date: dt.date | None = None) -> Invoice:
+    """Issue one draft: the batch of one, raising what stopped it."""
+    issued, failures = issue_invoices(actor=actor, invoices=[invoice], issue_date=issue_date)
+    if failures:
+        raise failures[0].error
+    if not issued:
+        raise Invoice.DoesNotExist(f"invoice {invoice.pk} does not exist")
+    return issued[0]
 
 
 @transaction.atomic
