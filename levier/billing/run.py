@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 from levier.accounts.models import User
 from levier.accounts.permissions import Action, require
 from levier.billing.models import BillingRun, Invoice
-from levier.billing.services import create_draft_invoice, issue_invoices
+from levier.billing.services import DraftSpec, create_drafts, issue_invoices
 from levier.contracts.choices import ContractStatus, InvoiceGrouping
 from levier.contracts.models import Contract
 from levier.contracts.schedule import BillableItem, ContractBilling, billable
@@ -87,42 +87,45 @@ def preview(as_of: dt.date, contracts: QuerySet[Contract] | None = None) -> list
     return result
 
 
-def _bill_group(actor: User, group: Group, as_of: dt.date) -> Invoice | None:
-    """One group in one transaction: its revisions, then its draft invoice."""
+def _spec(group: Group) -> DraftSpec:
     items = group.items
+    contract = group.contract
+    lines = []
+    for item in items:
+        raw = item.as_invoice_line()
+        if contract is None:  # several contracts on one invoice: say which line is whose
+            raw["description"] = f"{item.line.contract.number} – {raw['description']}"
+        lines.append(raw)
+    return DraftSpec(
+        customer=group.customer,
+        lines=lines,
+        billable_on=min(item.billable_on for item in items),
+        service_date=max(item.billable_on for item in items),
+        po_number=contract.po_number if contract else "",
+        contract=contract,
+        order=contract.order if contract else None,
+        line_extras=[
+            {
+                "contract_line_id": item.line.pk,
+                "billing_key": item.key,
+                "period_start": item.period.start if item.period else None,
+                "period_end": item.period.end if item.period else None,
+            }
+            for item in items
+        ],
+    )
+
+
+def _bill_groups(actor: User, groups: Sequence[Group]) -> list[tuple[Group, Invoice]]:
+    """Groups in one transaction: their price revisions, then their drafts, in bulk."""
     with transaction.atomic():
-        for billing in group.billings:
-            if billing.revisions:
-                apply_price_revisions(actor=actor, billing=billing)
-        if not items:
-            return None
-        grouped = group.contract is None
-        lines = []
-        for item in items:
-            raw = item.as_invoice_line()
-            if grouped:
-                raw["description"] = f"{item.line.contract.number} – {raw['description']}"
-            lines.append(raw)
-        contract = group.contract
-        return create_draft_invoice(
-            actor=actor,
-            customer=group.customer,
-            lines=lines,
-            billable_on=min(item.billable_on for item in items),
-            service_date=max(item.billable_on for item in items),
-            po_number=contract.po_number if contract else "",
-            contract=contract,
-            order=contract.order if contract else None,
-            line_extras=[
-                {
-                    "contract_line_id": item.line.pk,
-                    "billing_key": item.key,
-                    "period_start": item.period.start if item.period else None,
-                    "period_end": item.period.end if item.period else None,
-                }
-                for item in items
-            ],
-        )
+        for group in groups:
+            for billing in group.billings:
+                if billing.revisions:
+                    apply_price_revisions(actor=actor, billing=billing)
+        billed = [group for group in groups if group.items]
+        invoices = create_drafts(actor=actor, specs=[_spec(group) for group in billed])
+    return list(zip(billed, invoices, strict=True))
 
 
 def run_billing(
@@ -151,22 +154,27 @@ def run_billing(
             run.contracts_count += len(chunk)
             for billing in billings:
                 run.blocked += billing.blocked
-            for group in _groups(billings):
-                try:
-                    invoice = _bill_group(actor, group, as_of)
-                except IntegrityError:
-                    # Another run billed one of these items meanwhile: nothing to do here.
-                    run.errors.append(
-                        _("%(customer)s: already billed by another run")
-                        % {"customer": group.customer.name}
-                    )
-                    continue
-                run.revisions_count += sum(len(b.revisions) for b in group.billings)
-                if invoice is not None:
-                    drafts.append(invoice)
-                    run.drafts.add(invoice)
-                    run.drafts_count += 1
-                    run.items_count += len(group.items)
+            groups = _groups(billings)
+            try:
+                done = _bill_groups(actor, groups)
+            except IntegrityError:
+                # Another run billed some of these items meanwhile: bill the rest group by
+                # group, skipping those it took.
+                done = []
+                for group in groups:
+                    try:
+                        done += _bill_groups(actor, [group])
+                    except IntegrityError:
+                        run.errors.append(
+                            _("%(customer)s: already billed by another run")
+                            % {"customer": group.customer.name}
+                        )
+            run.revisions_count += sum(len(b.revisions) for b in billings)
+            run.drafts.add(*(invoice for _group, invoice in done))
+            for group, invoice in done:
+                drafts.append(invoice)
+                run.drafts_count += 1
+                run.items_count += len(group.items)
             if progress is not None:
                 progress(len(chunk))
         if issue:

@@ -29,6 +29,7 @@ from levier.billing.company import company_profile, missing_seller_mentions
 from levier.billing.models import ChainHead, Invoice, InvoiceLine
 from levier.billing.numbering import allocate_numbers, default_series
 from levier.billing.transitions import check_invoice_transition
+from levier.catalog.models import Product
 from levier.contracts.models import Contract
 from levier.customers.models import Customer, DeliveryAddress
 from levier.lib.errors import DomainError, NotAllowed, ValidationFailed
@@ -75,11 +76,11 @@ def _line_rows(
     invoice: Invoice,
     parsed: Sequence[LineData],
     extras: Sequence[Mapping[str, Any]] | None = None,
+    products: Mapping[int, Product] | None = None,
 ) -> list[InvoiceLine]:
     """Invoice lines; `extras` (one mapping per line) add the billing key and period."""
-    from levier.catalog.models import Product
-
-    products = Product.objects.in_bulk({p.product_id for p in parsed if p.product_id})
+    if products is None:
+        products = Product.objects.in_bulk({p.product_id for p in parsed if p.product_id})
     rows = []
     for n, line in enumerate(parsed, start=1):
         product = products.get(line.product_id) if line.product_id else None
@@ -107,7 +108,101 @@ def _line_rows(
     return rows
 
 
+@dataclass(frozen=True)
+class DraftSpec:
+    """What one draft invoice is made of (the billing run builds many at once)."""
+
+    customer: Customer
+    lines: Sequence[Mapping[str, Any]]
+    billable_on: dt.date
+    order: Order | None = None
+    po_number: str = ""
+    service_date: dt.date | None = None
+    nature_of_operations: str = NatureOfOperations.SERVICES
+    vat_on_debits: bool | None = None
+    notes: str = ""
+    contract: Contract | None = None
+    # Per line: the billing key, contract line and service period (billing run).
+    line_extras: Sequence[Mapping[str, Any]] | None = None
+
+
 @transaction.atomic
+def create_drafts(*, actor: User, specs: Sequence[DraftSpec]) -> list[Invoice]:
+    """Many drafts in one transaction and a constant number of queries (bulk inserts).
+
+    Every spec is checked first; one bad spec refuses the whole batch. A billing key
+    already taken raises IntegrityError from the database and nothing of the batch stays.
+    """
+    require(actor, Action.ISSUE_INVOICE)
+    product_ids = {
+        int(str(raw["product_id"]))
+        for spec in specs
+        for raw in spec.lines
+        if str(raw.get("product_id") or "").isdigit()
+    }
+    products = Product.objects.in_bulk(product_ids) if product_ids else {}
+    parsed_all = []
+    for spec in specs:
+        if spec.nature_of_operations not in NatureOfOperations.values:
+            message = _("nature of operations: unknown value “%(value)s”") % {
+                "value": spec.nature_of_operations
+            }
+            raise ValidationFailed(message, errors={"nature_of_operations": [message]})
+        parsed_all.append(parse_lines(spec.lines, products))
+    series = default_series(DocumentKind.INVOICE)
+    default_debits = company_profile().vat_on_debits
+    invoices = []
+    for spec, parsed in zip(specs, parsed_all, strict=True):
+        totals = totals_of(parsed)
+        order = spec.order
+        invoices.append(
+            Invoice(
+                kind=DocumentKind.INVOICE,
+                series=series,
+                customer=spec.customer,
+                order=order,
+                contract=spec.contract,
+                billable_on=spec.billable_on,
+                service_date=spec.service_date,
+                payment_terms_days=spec.customer.payment_terms_days,
+                payment_terms_basis=spec.customer.payment_terms_basis,
+                po_number=(spec.po_number or (order.po_number if order else "")).strip()[:50],
+                nature_of_operations=spec.nature_of_operations,
+                vat_on_debits=default_debits if spec.vat_on_debits is None else spec.vat_on_debits,
+                total_net=totals.net,
+                total_vat=totals.vat,
+                total_gross=totals.gross,
+                notes=spec.notes,
+                created_by=actor,
+            )
+        )
+    Invoice.objects.bulk_create(invoices, batch_size=500)
+    InvoiceLine.objects.bulk_create(
+        [
+            row
+            for invoice, spec, parsed in zip(invoices, specs, parsed_all, strict=True)
+            for row in _line_rows(invoice, parsed, spec.line_extras, products)
+        ],
+        batch_size=1000,
+    )
+    record_events(
+        actor=actor,
+        verb=Verb.CREATE,
+        entries=[
+            (
+                invoice,
+                {
+                    "kind": invoice.kind,
+                    "customer_id": invoice.customer_id,
+                    "total_gross": invoice.total_gross,
+                },
+            )
+            for invoice in invoices
+        ],
+    )
+    return invoices
+
+
 def create_draft_invoice(
     *,
     actor: User,
@@ -123,49 +218,21 @@ def create_draft_invoice(
     contract: Contract | None = None,
     line_extras: Sequence[Mapping[str, Any]] | None = None,
 ) -> Invoice:
-    """A draft: no number, freely editable or discardable until it is issued.
-
-    The billing run passes the contract and, per line, its billing key and service period.
-    """
-    require(actor, Action.ISSUE_INVOICE)
-    parsed = parse_lines(lines)
-    if nature_of_operations not in NatureOfOperations.values:
-        message = _("nature of operations: unknown value “%(value)s”") % {
-            "value": nature_of_operations
-        }
-        raise ValidationFailed(message, errors={"nature_of_operations": [message]})
-    totals = totals_of(parsed)
-    invoice = Invoice.objects.create(
-        kind=DocumentKind.INVOICE,
-        series=default_series(DocumentKind.INVOICE),
+    """A draft: no number, freely editable or discardable until it is issued."""
+    spec = DraftSpec(
         customer=customer,
-        order=order,
-        contract=contract,
+        lines=lines,
         billable_on=billable_on,
+        order=order,
+        po_number=po_number,
         service_date=service_date,
-        payment_terms_days=customer.payment_terms_days,
-        payment_terms_basis=customer.payment_terms_basis,
-        po_number=(po_number or (order.po_number if order else "")).strip()[:50],
         nature_of_operations=nature_of_operations,
-        vat_on_debits=(company_profile().vat_on_debits if vat_on_debits is None else vat_on_debits),
-        total_net=totals.net,
-        total_vat=totals.vat,
-        total_gross=totals.gross,
+        vat_on_debits=vat_on_debits,
         notes=notes,
-        created_by=actor,
+        contract=contract,
+        line_extras=line_extras,
     )
-    InvoiceLine.objects.bulk_create(_line_rows(invoice, parsed, line_extras))
-    record_event(
-        actor=actor,
-        verb=Verb.CREATE,
-        instance=invoice,
-        changes={
-            "kind": invoice.kind,
-            "customer_id": customer.pk,
-            "total_gross": invoice.total_gross,
-        },
-    )
-    return invoice
+    return create_drafts(actor=actor, specs=[spec])[0]
 
 
 def create_invoice_from_order(

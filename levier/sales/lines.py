@@ -73,11 +73,13 @@ def _product_id(raw: Mapping[str, Any]) -> int | None:
     return None
 
 
-def parse_lines(raw_lines: Sequence[Mapping[str, Any]]) -> list[LineData]:
+def parse_lines(
+    raw_lines: Sequence[Mapping[str, Any]], products: Mapping[int, Product] | None = None
+) -> list[LineData]:
     """Validate raw line dicts; product defaults fill what the line leaves blank.
 
     Errors are keyed `lines.<n>.<field>` (1-based), all collected before raising, so the
-    user fixes every line in one go.
+    user fixes every line in one go. A batch passes the `products` it loaded once.
     """
     if not raw_lines:
         message = _("A document needs at least one line")
@@ -85,8 +87,9 @@ def parse_lines(raw_lines: Sequence[Mapping[str, Any]]) -> list[LineData]:
     if len(raw_lines) > MAX_LINES:
         message = _("At most %(max)s lines") % {"max": MAX_LINES}
         raise ValidationFailed(message, errors={"lines": [message]})
-    product_ids = {pid for pid in (_product_id(r) for r in raw_lines) if pid is not None}
-    products = Product.objects.in_bulk(product_ids) if product_ids else {}
+    if products is None:
+        product_ids = {pid for pid in (_product_id(r) for r in raw_lines) if pid is not None}
+        products = Product.objects.in_bulk(product_ids) if product_ids else {}
     errors: dict[str, list[str]] = {}
     result: list[LineData] = []
     for n, raw in enumerate(raw_lines, start=1):

@@ -4,11 +4,13 @@ import datetime as dt
 import io
 import json
 from decimal import Decimal
+from typing import Any
 from unittest import mock
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import IntegrityError
 
 from levier.accounts.models import User
 from levier.accounts.permissions import PermissionDenied
@@ -100,30 +102,56 @@ def test_the_database_refuses_a_billing_key_twice(adv: User) -> None:
         )
 
 
-def test_a_crash_in_the_middle_leaves_whole_groups_and_a_rerun_completes(adv: User) -> None:
+def test_a_crash_in_the_middle_leaves_whole_chunks_and_a_rerun_completes(
+    adv: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
     for _ in range(3):
         make_contract(adv, [contract_line("on_order", "100")])
     from levier.billing import run as run_module
 
-    real = run_module.create_draft_invoice
+    monkeypatch.setattr(run_module, "CHUNK", 2)  # contracts [1, 2] then [3]
+    real = run_module.create_drafts
     calls = {"n": 0}
 
-    def crash_on_second(**kwargs: object) -> Invoice:
+    def crash_on_second(**kwargs: Any) -> list[Invoice]:
         calls["n"] += 1
         if calls["n"] == 2:
             raise RuntimeError("power cut")
-        return real(**kwargs)  # type: ignore[arg-type]
+        return real(**kwargs)
 
     with (
-        mock.patch.object(run_module, "create_draft_invoice", crash_on_second),
+        mock.patch.object(run_module, "create_drafts", crash_on_second),
         pytest.raises(RuntimeError),
     ):
         run_billing(actor=adv, as_of=dt.date(2026, 1, 5))
-    assert Invoice.objects.count() == 1
+    assert Invoice.objects.count() == 2
     assert BillingRun.objects.get().status == BillingRun.Status.FAILED
     rerun = run_billing(actor=adv, as_of=dt.date(2026, 1, 5))
-    assert rerun.drafts_count == 2
+    assert rerun.drafts_count == 1
     assert InvoiceLine.objects.exclude(billing_key="").count() == 3
+
+
+def test_a_group_already_billed_by_another_run_is_skipped_and_the_rest_billed(
+    adv: User,
+) -> None:
+    from levier.billing import run as run_module
+
+    first = make_contract(adv, [contract_line("on_order", "100")])
+    make_contract(adv, [contract_line("on_order", "200")])
+    stale = run_module.billable(
+        run_module.billable_contracts(dt.date(2026, 1, 5)), dt.date(2026, 1, 5)
+    )
+    run_billing(
+        actor=adv,
+        as_of=dt.date(2026, 1, 5),
+        contracts=run_module.Contract.objects.filter(pk=first.pk),
+    )
+    # A run that computed before the other one committed tries to bill both.
+    groups = run_module._groups(stale)
+    with pytest.raises(IntegrityError):
+        run_module._bill_groups(adv, groups)
+    done = run_module._bill_groups(adv, [g for g in groups if g.contract != first])
+    assert [invoice.total_net for _g, invoice in done] == [D("200.00")]
 
 
 def test_delivery_milestones_and_time_become_billable_when_recorded(adv: User) -> None:
