@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from levier.billing.choices import CreditReason, DocumentKind, InvoiceStatus, NatureOfOperations
 from levier.catalog.choices import Unit
-from levier.customers.choices import TermsBasis
+from levier.customers.choices import InvoiceChannel, TermsBasis
 
 ZERO = Decimal("0.00")
 
@@ -303,3 +303,62 @@ class BillingRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.as_of} ({self.status})"
+
+
+class InvoiceDispatch(models.Model):
+    """The send log of an issued invoice or credit note: one row per sending, on one channel.
+
+    Written "queued" in the transaction that issues the document (or that asks to send it
+    again), so an issued document always has its row even if the job that sends it is lost;
+    the job (`levier.billing.jobs_sending`) claims it, sends, and writes the outcome here, and
+    `levier send-invoices` retries what is left. The channel is the customer's when the row
+    was written: a later change of channel applies to the next sending, not this one.
+
+    Post has two statuses of its own rather than "sent": the job only prepares the PDF, a
+    person prints and posts it, and "sent" would claim the customer has it while the paper is
+    still on a desk. "to_print" is that person's worklist; "printed" records who posted it.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")  # written with the business change, waiting for a job
+        SENDING = "sending", _("Sending")  # a job claimed it and is talking to the channel
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+        TO_PRINT = "to_print", _("To print and post")
+        PRINTED = "printed", _("Printed and posted")
+        # Left pending when someone asked to send again: the new row does the job.
+        SUPERSEDED = "superseded", _("Replaced by a new sending")
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="dispatches")
+    channel = models.CharField(_("channel"), max_length=20, choices=InvoiceChannel.choices)
+    status = models.CharField(
+        _("status"), max_length=12, choices=Status.choices, default=Status.QUEUED, db_index=True
+    )
+    # Email: the addresses; platform: its name; post: the buyer's postal address.
+    recipients = models.CharField(_("recipients"), max_length=500, blank=True)
+    subject = models.CharField(_("subject"), max_length=300, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    error = models.TextField(_("error"), blank=True)
+    message_id = models.CharField(max_length=200, blank=True)
+    # The platform's identifier of the submitted document (its answer to `submit`).
+    external_id = models.CharField(_("platform reference"), max_length=200, blank=True)
+    # When a job took the row; a row left "sending" long after this is stale (the worker
+    # died) and may be taken again.
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(_("requested at"), auto_now_add=True)
+    # Accepted by the mail server or the platform, or posted (marked printed) by a person.
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    # None: queued by the system (a billing run, a job).
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    printed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("invoice sending")
+
+    def __str__(self) -> str:
+        return f"{self.invoice} {self.channel} {self.status}"

@@ -41,6 +41,9 @@ class Customer(models.Model):
         choices=InvoiceChannel.choices,
         default=InvoiceChannel.EMAIL,
     )
+    # A mailbox kept for supplier invoices (factures@…) when the customer has one; blank:
+    # emailed invoices go to its accounts-payable contacts (levier.billing.jobs_sending).
+    invoice_email = models.EmailField(_("invoice email"), blank=True)
     po_number_required = models.BooleanField(_("PO number required"), default=False)
     # Maximum exposure TTC (VAT included, like the receivables it will cover): submitted and
     # validated orders now, open receivables later. Null: no limit set.

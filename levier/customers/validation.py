@@ -170,6 +170,7 @@ def clean_customer(data: Mapping[str, Any]) -> dict[str, Any]:
             InvoiceChannel.values,
         )
     out["invoice_channel"] = channel
+    out["invoice_email"] = _clean_invoice_email(data, errors)
     for flag in ("po_number_required", "is_strategic"):
         out[flag] = parse_bool(data.get(flag), flag, errors, label_of(Customer, flag))
     out["credit_limit"] = _clean_credit_limit(data.get("credit_limit"), errors)
@@ -192,6 +193,25 @@ def clean_customer(data: Mapping[str, Any]) -> dict[str, Any]:
         out["account_manager"] = data["account_manager"] or None
     _raise_if(errors, _("Customer is invalid: %(summary)s"))
     return out
+
+
+def _clean_invoice_email(data: Mapping[str, Any], errors: Errors) -> str:
+    """One address, or blank for the accounts-payable contacts: invoices are emailed to it."""
+    email = _text(data, "invoice_email").lower()
+    label = label_of(Customer, "invoice_email")
+    if len(email) > 254:
+        _too_long(errors, "invoice_email", label, 254)
+    elif email:
+        try:
+            validate_email(email)
+        except ValidationError:
+            _add(
+                errors,
+                "invoice_email",
+                gettext("%(field)s: “%(value)s” is not a valid address")
+                % {"field": label, "value": email},
+            )
+    return email
 
 
 def _clean_identity(data: Mapping[str, Any], out: dict[str, Any], errors: Errors) -> None:

@@ -1,7 +1,8 @@
 """Billing routes (run, invoices, credit notes, cut-off, company profile), namespace "web".
 
 Included by levier/web/urls.py. Downloads of an issued document hang off its page:
-invoices/<pk>/pdf/, invoices/<pk>/facturx/, invoices/<pk>/xml/<cii|ubl>/.
+invoices/<pk>/pdf/, invoices/<pk>/facturx/, invoices/<pk>/xml/<cii|ubl>/; sending again is
+invoices/<pk>/send/.
 """
 
 from django.urls import path
@@ -23,6 +24,13 @@ urlpatterns = [
     path("invoices/<int:pk>/pdf/", billing.invoice_pdf, name="invoice_pdf"),
     path("invoices/<int:pk>/facturx/", billing.invoice_facturx, name="invoice_facturx"),
     path("invoices/<int:pk>/xml/<str:syntax>/", billing.invoice_xml, name="invoice_xml"),
+    # sending on the customer's channel (the log is on the invoice page)
+    path("invoices/<int:pk>/send/", billing.invoice_resend, name="invoice_resend"),
+    path(
+        "invoices/sendings/<int:pk>/printed/",
+        billing.dispatch_mark_printed,
+        name="dispatch_mark_printed",
+    ),
     # the seller's identity
     path("settings/company/", billing.company_profile, name="company_profile"),
     path("settings/company/logo/", billing.company_logo, name="company_logo"),

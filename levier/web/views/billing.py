@@ -43,8 +43,15 @@ from levier.billing.company import (
     update_company_profile,
 )
 from levier.billing.company import company_profile as load_company_profile
-from levier.billing.models import BillingRun, CompanyProfile, Invoice, InvoiceLine
+from levier.billing.models import (
+    BillingRun,
+    CompanyProfile,
+    Invoice,
+    InvoiceDispatch,
+    InvoiceLine,
+)
 from levier.billing.run import issue_drafts, preview, run_billing
+from levier.billing.sending import mark_printed, resend_invoice
 from levier.billing.services import (
     create_credit_note,
     discard_draft,
@@ -413,6 +420,8 @@ def _detail_context(
         "credit_rows": credit_rows or _credit_rows(lines),
         "xml_syntaxes": XML_SYNTAXES,
         "events": list(events_for(invoice)[:200]),
+        "dispatches": _dispatches(invoice) if issued else [],
+        "can_send": issued and can(actor, Action.SEND_INVOICE),
     }
 
 
@@ -823,3 +832,49 @@ def company_logo(request: HttpRequest) -> HttpResponse:
     response["Cache-Control"] = "private, no-cache"
     response["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+# ---------------------------------------------------------------- sending
+
+
+def _dispatches(invoice: Invoice) -> list[InvoiceDispatch]:
+    """The document's send log, newest first (a handful of rows: no paging)."""
+    return list(
+        InvoiceDispatch.objects.filter(invoice=invoice)
+        .select_related("created_by", "printed_by")
+        .order_by("-created_at", "-pk")
+    )
+
+
+@login_required
+@require_POST
+def invoice_resend(request: HttpRequest, pk: int) -> HttpResponse:
+    """The "Send again" button: a new logged sending on the customer's current channel."""
+    invoice = get_object_or_404(Invoice, pk=pk)
+    try:
+        row = resend_invoice(actor=request_actor(request), invoice=invoice)
+    except (DomainError, PermissionDenied, InvalidTransition) as exc:
+        _refuse(request, exc)
+    else:
+        messages.success(
+            request,
+            _("%(number)s: new sending requested (%(channel)s); its outcome is under “Sending”.")
+            % {"number": invoice.number, "channel": row.get_channel_display()},
+        )
+    return redirect(reverse("web:invoice_detail", args=[invoice.pk]) + "#sending")
+
+
+@login_required
+@require_POST
+def dispatch_mark_printed(request: HttpRequest, pk: int) -> HttpResponse:
+    """A postal sending was printed and posted: it leaves the "to print" list."""
+    row = get_object_or_404(InvoiceDispatch.objects.select_related("invoice"), pk=pk)
+    try:
+        mark_printed(actor=request_actor(request), dispatch=row)
+    except (DomainError, PermissionDenied, InvalidTransition) as exc:
+        _refuse(request, exc)
+    else:
+        messages.success(
+            request, _("%(number)s marked printed and posted.") % {"number": row.invoice.number}
+        )
+    return redirect(reverse("web:invoice_detail", args=[row.invoice_id]) + "#sending")

@@ -94,6 +94,12 @@ class CustomerForm(forms.Form):
         choices=InvoiceChannel.choices,
         initial=InvoiceChannel.EMAIL,
     )
+    invoice_email = forms.CharField(
+        label=gettext_lazy("Invoice email"),
+        max_length=254,
+        required=False,
+        help_text=gettext_lazy("Blank: the accounts-payable contacts receive emailed invoices."),
+    )
     po_number_required = forms.BooleanField(
         label=gettext_lazy("PO number required"), required=False
     )

@@ -1,0 +1,156 @@
+"""Sending issued invoices and credit notes: the services the issuing code and the screens call.
+
+`queue_invoice_dispatch` runs inside the issuing transaction: the "queued" send log row
+commits with the number or not at all, and the job that sends it is dispatched after the
+commit. `resend_invoice` is the "Send again" button; `mark_printed` closes a postal sending.
+The sending itself is `levier.billing.jobs_sending.send_invoice_dispatch`.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from levier.accounts.models import User
+from levier.accounts.permissions import Action, require
+from levier.audit.choices import Verb
+from levier.audit.services import record_event
+from levier.billing.choices import InvoiceStatus
+from levier.billing.jobs_sending import (
+    CHANNEL_FR,
+    claim_timeout,
+    dispatch_subject,
+    recipients_for,
+    send_invoice_dispatch,
+)
+from levier.billing.models import Invoice, InvoiceDispatch
+from levier.jobs import enqueue
+from levier.lib.errors import NotAllowed
+
+__all__ = ["mark_printed", "queue_invoice_dispatch", "resend_invoice"]
+
+Status = InvoiceDispatch.Status
+# Left undone by a sending that a new one replaces (see `resend_invoice`).
+REPLACEABLE = (Status.QUEUED, Status.FAILED, Status.TO_PRINT, Status.SENDING)
+
+
+def _new_dispatch(invoice: Invoice, actor: User | None) -> InvoiceDispatch:
+    """A "queued" row on the customer's current channel, its job enqueued for the commit."""
+    channel = invoice.customer.invoice_channel
+    row = InvoiceDispatch.objects.create(
+        invoice=invoice,
+        channel=channel,
+        status=Status.QUEUED,
+        # What the job will use if nothing changes meanwhile; it writes what it really used.
+        recipients=", ".join(recipients_for(channel, invoice))[:500],
+        subject=dispatch_subject(invoice)[:300],
+        created_by=actor,
+    )
+    enqueue(send_invoice_dispatch, dispatch_id=row.pk)
+    return row
+
+
+def queue_invoice_dispatch(invoice: Invoice, *, actor: User | None = None) -> InvoiceDispatch:
+    """Log the sending of a just-issued document as pending; enqueue its job for the commit.
+
+    Call it inside the issuing transaction, after the document is saved as issued. Once per
+    document: when it already has a sending, that row is returned (its job enqueued again if
+    it is still queued or failed, which its claim makes harmless) and nothing new is created,
+    so calling it twice, or from a retried issuing path, never sends twice. Sending again is
+    `resend_invoice`.
+    """
+    if invoice.status != InvoiceStatus.ISSUED or not invoice.number:
+        raise ValueError(
+            f"queue_invoice_dispatch({invoice}): the document is {invoice.status}, "
+            "call it once it is issued"
+        )
+    with transaction.atomic():
+        existing = InvoiceDispatch.objects.filter(invoice=invoice).order_by("-pk").first()
+        if existing is not None:
+            if existing.status in (Status.QUEUED, Status.FAILED):
+                enqueue(send_invoice_dispatch, dispatch_id=existing.pk)
+            return existing
+        return _new_dispatch(invoice, actor)
+
+
+def resend_invoice(*, actor: User, invoice: Invoice) -> InvoiceDispatch:
+    """Send an issued document again, on the customer's current channel: a new logged row.
+
+    For a lost email, a customer who changed channel, a failed sending given up by the
+    sweeper. Sendings left pending (queued, failed, to print, stale "sending") are marked
+    replaced, so the customer gets one copy, not one per click; a sending in progress right
+    now is waited for (NotAllowed) rather than doubled. Audited on the document.
+    """
+    require(actor, Action.SEND_INVOICE)
+    with transaction.atomic():
+        # Serialises two "Send again" on the same document (double click, two tabs).
+        locked = (
+            Invoice.objects.select_for_update(of=("self",))
+            .select_related("customer")
+            .get(pk=invoice.pk)
+        )
+        if locked.status != InvoiceStatus.ISSUED or not locked.number:
+            raise NotAllowed(_("Only an issued invoice or credit note can be sent."))
+        pending = list(
+            InvoiceDispatch.objects.select_for_update()
+            .filter(invoice=locked, status__in=REPLACEABLE)
+            .order_by("pk")
+        )
+        fresh_claim = timezone.now() - claim_timeout()
+        for row in pending:
+            if row.status == Status.SENDING and row.claimed_at and row.claimed_at > fresh_claim:
+                raise NotAllowed(
+                    _(
+                        "%(number)s is being sent right now: wait for the outcome before "
+                        "sending it again."
+                    )
+                    % {"number": locked.number}
+                )
+        row = _new_dispatch(locked, actor)
+        for old in pending:
+            old.status = Status.SUPERSEDED
+            old.error = f"Remplacé par l'envoi n° {row.pk}."
+            old.claimed_at = None
+            old.save(update_fields=["status", "error", "claimed_at"])
+        record_event(
+            actor=actor,
+            verb=Verb.SEND,
+            instance=locked,
+            changes={
+                "dispatch": row.pk,
+                "channel": row.channel,
+                "to": row.recipients,
+                "replaced": [old.pk for old in pending],
+            },
+            comment=f"Nouvel envoi demandé ({CHANNEL_FR.get(row.channel, row.channel)})",
+        )
+    return row
+
+
+def mark_printed(*, actor: User, dispatch: InvoiceDispatch) -> InvoiceDispatch:
+    """A person printed and posted a postal sending: it leaves the "to print" worklist."""
+    require(actor, Action.SEND_INVOICE)
+    with transaction.atomic():
+        row = (
+            InvoiceDispatch.objects.select_for_update(of=("self",))
+            .select_related("invoice")
+            .get(pk=dispatch.pk)
+        )
+        if row.status != Status.TO_PRINT:
+            raise NotAllowed(
+                _("This sending is not waiting to be printed (status: %(status)s).")
+                % {"status": row.get_status_display()}
+            )
+        row.status = Status.PRINTED
+        row.sent_at = timezone.now()
+        row.printed_by = actor
+        row.save(update_fields=["status", "sent_at", "printed_by"])
+        record_event(
+            actor=actor,
+            verb=Verb.SEND,
+            instance=row.invoice,
+            changes={"channel": row.channel, "to": row.recipients, "dispatch": row.pk},
+            comment="Imprimé et posté",
+        )
+    return row
