@@ -12,10 +12,10 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from django.db import transaction
-from django.db.models import Sum
+from django.db import connection, transaction
+from django.db.models import Field, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -349,6 +349,50 @@ ISSUED_FIELDS = [
 ]
 
 
+def _update_from_values(invoices: Sequence[Invoice], names: Sequence[str]) -> None:
+    """One `UPDATE … FROM (VALUES …)` per 500 invoices.
+
+    Django's bulk_update writes one CASE per field with a WHEN per row, which PostgreSQL
+    evaluates for every row: quadratic, 8 s for 500 invoices. Both SQLite (≥ 3.33) and
+    PostgreSQL join a VALUES list instead, in linear time.
+    """
+    fields = [cast("Field[Any, Any]", Invoice._meta.get_field(name)) for name in names]
+    q = connection.ops.quote_name
+    table = q(Invoice._meta.db_table)
+    postgres = connection.vendor == "postgresql"
+    columns = ["id", *(str(f.column) for f in fields)]
+    casts = {"id": "bigint"} | {str(f.column): f.db_type(connection) or "text" for f in fields}
+
+    def source(column: str) -> str:
+        value = f"v.{q(column)}"
+        return f"CAST({value} AS {casts[column]})" if postgres else value
+
+    assignments = ", ".join(f"{q(c)} = {source(c)}" for c in columns[1:])
+    for start in range(0, len(invoices), 500):
+        chunk = invoices[start : start + 500]
+        row = "(" + ", ".join(["%s"] * len(columns)) + ")"
+        values = ", ".join([row] * len(chunk))
+        params: list[Any] = []
+        for invoice in chunk:
+            params.append(invoice.pk)
+            for field in fields:
+                params.append(field.get_db_prep_save(getattr(invoice, field.attname), connection))
+        if postgres:
+            alias = ", ".join(q(c) for c in columns)
+            sql = (
+                f"UPDATE {table} SET {assignments} FROM (VALUES {values}) AS v({alias}) "
+                f"WHERE {table}.{q('id')} = CAST(v.{q('id')} AS bigint)"
+            )
+        else:
+            aliases = ", ".join(f"column{n + 1} AS {q(c)}" for n, c in enumerate(columns))
+            sql = (
+                f"UPDATE {table} SET {assignments} FROM (SELECT {aliases} FROM (VALUES {values})) "
+                f"AS v WHERE {table}.{q('id')} = v.{q('id')}"
+            )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+
+
 @transaction.atomic
 def issue_invoices(
     *, actor: User, invoices: Sequence[Invoice], issue_date: dt.date | None = None
@@ -456,7 +500,7 @@ def issue_invoices(
         invoice.issued_at, invoice.issued_by, invoice.updated_at = now, actor, now
         head.length, head.last_hash = invoice.chain_index, invoice.content_hash
     # The stored status is still "draft": neither the model guard nor the triggers object.
-    Invoice.objects.bulk_update(ready, ISSUED_FIELDS, batch_size=500)
+    _update_from_values(ready, ISSUED_FIELDS)
     head.save(update_fields=["length", "last_hash"])
     record_events(
         actor=actor,
