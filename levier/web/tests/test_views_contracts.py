@@ -1032,3 +1032,21 @@ def test_junk_on_the_contract_routes_of_a_real_contract_is_never_a_500(
                         assert response.status_code < 500, (role, path, body)
                 upload = {"file": io.BytesIO(b"\xff\xfe\x00junk;;;\n" * 50), "kind": "other"}
                 assert client.post(path, upload).status_code < 500, (role, path, "upload")
+
+
+def test_a_validated_order_page_offers_its_contract_then_links_to_it(
+    client: Client, adv: User, commercial: User
+) -> None:
+    from levier.sales.services import approve_order, submit_order
+    from levier.sales.tests.factories import make_order
+
+    order = make_order(commercial)
+    submit_order(actor=commercial, order=order)
+    order = approve_order(actor=adv, order=order)
+    client.force_login(adv)
+    page = client.get(reverse("web:order_detail", args=[order.pk])).content.decode()
+    assert 'id="create-contract"' in page
+    client.post(reverse("web:contract_from_order", args=[order.pk]))
+    contract = order.contracts.get()
+    page = client.get(reverse("web:order_detail", args=[order.pk])).content.decode()
+    assert contract.number in page and 'id="create-contract"' not in page
