@@ -8,6 +8,8 @@ The sending itself is `levier.billing.jobs_sending.send_invoice_dispatch`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -17,18 +19,23 @@ from levier.accounts.permissions import Action, require
 from levier.audit.choices import Verb
 from levier.audit.services import record_event
 from levier.billing.choices import InvoiceStatus
+from levier.billing.company import company_profile
 from levier.billing.jobs_sending import (
     CHANNEL_FR,
     claim_timeout,
     dispatch_subject,
+    postal_recipient,
     recipients_for,
     send_invoice_dispatch,
 )
 from levier.billing.models import Invoice, InvoiceDispatch
+from levier.billing.platform import platform_label
+from levier.customers.choices import InvoiceChannel
+from levier.customers.models import Contact
 from levier.jobs import enqueue
 from levier.lib.errors import NotAllowed
 
-__all__ = ["mark_printed", "queue_invoice_dispatch", "resend_invoice"]
+__all__ = ["mark_printed", "queue_invoice_dispatch", "queue_invoice_dispatches", "resend_invoice"]
 
 Status = InvoiceDispatch.Status
 # Left undone by a sending that a new one replaces (see `resend_invoice`).
@@ -60,18 +67,77 @@ def queue_invoice_dispatch(invoice: Invoice, *, actor: User | None = None) -> In
     so calling it twice, or from a retried issuing path, never sends twice. Sending again is
     `resend_invoice`.
     """
-    if invoice.status != InvoiceStatus.ISSUED or not invoice.number:
-        raise ValueError(
-            f"queue_invoice_dispatch({invoice}): the document is {invoice.status}, "
-            "call it once it is issued"
-        )
+    return queue_invoice_dispatches([invoice], actor=actor)[0]
+
+
+def queue_invoice_dispatches(
+    invoices: Sequence[Invoice], *, actor: User | None = None
+) -> list[InvoiceDispatch]:
+    """`queue_invoice_dispatch` for a batch of issued documents, in a constant number of queries.
+
+    For `issue_invoices`: one query for the existing sendings, one for the accounts-payable
+    addresses, one bulk insert, whatever the batch size. Returns one row per document, in
+    the order given. Each row's job is enqueued for the commit (so without Celery the batch
+    is sent in this process right after the commit; with Celery the workers share it).
+    """
+    for invoice in invoices:
+        if invoice.status != InvoiceStatus.ISSUED or not invoice.number:
+            raise ValueError(
+                f"queue_invoice_dispatch({invoice}): the document is {invoice.status}, "
+                "call it once it is issued"
+            )
+    if not invoices:
+        return []
     with transaction.atomic():
-        existing = InvoiceDispatch.objects.filter(invoice=invoice).order_by("-pk").first()
-        if existing is not None:
-            if existing.status in (Status.QUEUED, Status.FAILED):
-                enqueue(send_invoice_dispatch, dispatch_id=existing.pk)
-            return existing
-        return _new_dispatch(invoice, actor)
+        latest: dict[int, InvoiceDispatch] = {}
+        for row in InvoiceDispatch.objects.filter(
+            invoice_id__in=[invoice.pk for invoice in invoices]
+        ).order_by("pk"):
+            latest[row.invoice_id] = row
+        profile = company_profile()
+        customers = {invoice.customer_id: invoice.customer for invoice in invoices}
+        payables: dict[int, list[str]] = {}
+        for customer_id, email in (
+            Contact.objects.filter(customer_id__in=list(customers), is_accounts_payable=True)
+            .exclude(email="")
+            .values_list("customer_id", "email")
+        ):
+            if email not in payables.setdefault(customer_id, []):
+                payables[customer_id].append(email)
+        platform = platform_label()
+        new: list[InvoiceDispatch] = []
+        for invoice in invoices:
+            if invoice.pk in latest:
+                continue
+            customer = customers[invoice.customer_id]
+            channel = customer.invoice_channel
+            if channel == InvoiceChannel.EMAIL:
+                recipients = (
+                    [customer.invoice_email]
+                    if customer.invoice_email
+                    else payables.get(customer.pk, [])
+                )
+            elif channel == InvoiceChannel.EINVOICING:
+                recipients = [platform]
+            else:
+                recipients = [postal_recipient(invoice)]
+            row = InvoiceDispatch(
+                invoice=invoice,
+                channel=channel,
+                status=Status.QUEUED,
+                # What the job will use if nothing changes meanwhile; it writes what it used.
+                recipients=", ".join(recipients)[:500],
+                subject=dispatch_subject(invoice, profile)[:300],
+                created_by=actor,
+            )
+            latest[invoice.pk] = row
+            new.append(row)
+        InvoiceDispatch.objects.bulk_create(new, batch_size=500)
+        rows = [latest[invoice.pk] for invoice in invoices]
+        for row in dict.fromkeys(rows):
+            if row.status in (Status.QUEUED, Status.FAILED):
+                enqueue(send_invoice_dispatch, dispatch_id=row.pk)
+    return rows
 
 
 def resend_invoice(*, actor: User, invoice: Invoice) -> InvoiceDispatch:

@@ -19,6 +19,8 @@ from typing import Any
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from facturx import get_xml_from_pdf
 
@@ -33,7 +35,12 @@ from levier.billing.jobs_sending import (
 )
 from levier.billing.models import Invoice, InvoiceDispatch
 from levier.billing.platform import OutboxPlatform, PlatformError
-from levier.billing.sending import mark_printed, queue_invoice_dispatch, resend_invoice
+from levier.billing.sending import (
+    mark_printed,
+    queue_invoice_dispatch,
+    queue_invoice_dispatches,
+    resend_invoice,
+)
 from levier.billing.services import create_credit_note, issue_invoice
 from levier.billing.tests.factories import draft_invoice
 from levier.customers.models import Customer
@@ -305,6 +312,47 @@ def test_a_draft_cannot_be_queued(durand: Customer, adv: User) -> None:
     with pytest.raises(ValueError, match="issued"):
         queue_invoice_dispatch(draft_invoice(adv, durand))
     assert not InvoiceDispatch.objects.exists()
+
+
+def test_a_batch_is_queued_in_a_constant_number_of_queries(
+    durand: Customer,
+    adv: User,
+    django_capture_on_commit_callbacks: Callable[..., Any],
+) -> None:
+    post: Customer = CustomerFactory(name="Papier SARL", invoice_channel="post")
+    platform: Customer = CustomerFactory(invoice_channel="einvoicing")
+    mailbox: Customer = CustomerFactory(invoice_email="factures@mailbox.example")
+
+    def batch(count: int) -> list[Invoice]:
+        customers = [durand, post, platform, mailbox]
+        return [issued(adv, customers[n % len(customers)]) for n in range(count)]
+
+    small, large = batch(2), batch(12)
+    already = queue_invoice_dispatch(large[0], actor=adv)
+    with (
+        django_capture_on_commit_callbacks() as small_jobs,
+        CaptureQueriesContext(connection) as small_queries,
+    ):
+        queue_invoice_dispatches(small, actor=adv)
+    with (
+        django_capture_on_commit_callbacks() as jobs,
+        CaptureQueriesContext(connection) as large_queries,
+    ):
+        rows = queue_invoice_dispatches(large, actor=adv)
+
+    # constant whatever the batch size
+    assert len(large_queries.captured_queries) == len(small_queries.captured_queries)
+    assert len(small_jobs) == 2 and len(jobs) == 12  # one job per row, the existing included
+    assert [row.invoice_id for row in rows] == [invoice.pk for invoice in large]
+    assert rows[0].pk == already.pk
+    assert all(row.pk and row.created_by == adv for row in rows)
+    by_channel = {row.channel: row.recipients for row in rows}
+    assert by_channel["post"].startswith("Papier SARL, ")
+    assert by_channel["einvoicing"] == OutboxPlatform.label
+    recipients = {row.invoice.customer_id: row.recipients for row in rows}
+    assert recipients[durand.pk] == "compta@durand.example"
+    assert recipients[mailbox.pk] == "factures@mailbox.example"
+    assert all(row.subject == f"Facture {row.invoice.number} – Levier Conseil" for row in rows)
 
 
 # ---------------------------------------------------------------- platform
