@@ -25,6 +25,7 @@ urlpatterns = [
     path("invoices/<int:pk>/facturx/", billing.invoice_facturx, name="invoice_facturx"),
     path("invoices/<int:pk>/xml/<str:syntax>/", billing.invoice_xml, name="invoice_xml"),
     # sending on the customer's channel (the log is on the invoice page)
+    path("invoices/sendings/", billing.sendings_to_handle, name="sendings_to_handle"),
     path("invoices/<int:pk>/send/", billing.invoice_resend, name="invoice_resend"),
     path(
         "invoices/sendings/<int:pk>/printed/",

@@ -140,6 +140,34 @@ def test_comptabilite_marks_a_postal_sending_printed(adv: User, compta: User) ->
     assert f'id="mark-printed-{row.pk}"' not in page(client, invoice)
 
 
+def test_the_worklist_lists_what_to_print_and_what_failed(
+    adv: User, compta: User, commercial: User
+) -> None:
+    to_print = queue_invoice_dispatch(issued(adv, CustomerFactory(invoice_channel="post")))
+    failed = queue_invoice_dispatch(issued(adv))
+    sent = queue_invoice_dispatch(issued(adv))
+    InvoiceDispatch.objects.filter(pk=to_print.pk).update(status=Status.TO_PRINT)
+    InvoiceDispatch.objects.filter(pk=failed.pk).update(
+        status=Status.FAILED, attempts=5, error="Aucun destinataire : …"
+    )
+    InvoiceDispatch.objects.filter(pk=sent.pk).update(status=Status.SENT)
+    client = client_for(compta)
+    url = reverse("web:sendings_to_handle")
+
+    html = unescape(client.get(url).content.decode())
+
+    assert f'id="mark-printed-{to_print.pk}"' in html
+    assert f'id="dispatch-{failed.pk}"' in html and "Aucun destinataire : …" in html
+    assert f'id="dispatch-{sent.pk}"' not in html
+    read_only = client_for(commercial).get(url).content.decode()
+    assert f'id="dispatch-{to_print.pk}"' in read_only and 'id="mark-printed-' not in read_only
+
+    response = client.post(reverse("web:dispatch_mark_printed", args=[to_print.pk]), {"next": url})
+
+    assert (response.status_code, response["Location"]) == (302, url)
+    assert f'id="mark-printed-{to_print.pk}"' not in client.get(url).content.decode()
+
+
 def test_marking_printed_what_is_not_to_print_is_refused(adv: User) -> None:
     row = queue_invoice_dispatch(issued(adv), actor=adv)
 

@@ -877,4 +877,27 @@ def dispatch_mark_printed(request: HttpRequest, pk: int) -> HttpResponse:
         messages.success(
             request, _("%(number)s marked printed and posted.") % {"number": row.invoice.number}
         )
-    return redirect(reverse("web:invoice_detail", args=[row.invoice_id]) + "#sending")
+    return _redirect_back(
+        request, reverse("web:invoice_detail", args=[row.invoice_id]) + "#sending"
+    )
+
+
+@login_required
+@require_GET
+def sendings_to_handle(request: HttpRequest) -> HttpResponse:
+    """The worklist of sendings waiting for a person: to print and post, and failed ones.
+
+    A failed sending is retried by `levier send-invoices` up to 5 times; a missing address or
+    a refused document needs someone to fix the customer record and "Send again".
+    """
+    rows = InvoiceDispatch.objects.select_related("invoice", "invoice__customer").order_by(
+        "created_at", "pk"
+    )
+    to_print = list(rows.filter(status=InvoiceDispatch.Status.TO_PRINT)[:MAX_DRAFTS_SHOWN])
+    failed = list(rows.filter(status=InvoiceDispatch.Status.FAILED)[:MAX_DRAFTS_SHOWN])
+    context = {
+        "to_print": to_print,
+        "failed": failed,
+        "can_send": can(request_actor(request), Action.SEND_INVOICE),
+    }
+    return render(request, "web/billing/sendings.html", context)
