@@ -6,6 +6,7 @@ import datetime as dt
 import io
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import translation
 from facturx import get_xml_from_pdf
 from lxml import etree
 
@@ -24,6 +26,15 @@ from levier.einvoice.validation import errors, validate_cii, validate_ubl
 from levier.sales.tests.factories import line
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _english() -> Iterator[None]:
+    """These tests read the messages in English (msgids); the UI is French by default."""
+    with translation.override("en"):
+        yield
+
+
 OCTOBER = dt.date(2026, 10, 15)
 NOVEMBER = dt.date(2026, 11, 27)
 

@@ -6,12 +6,13 @@ import datetime as dt
 import hashlib
 import io
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.db import DatabaseError, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from pypdf import PdfReader
 
 from levier.accounts.models import User
@@ -34,6 +35,14 @@ from levier.contracts.models import ArchivedDocument, ArchiveImmutableError, Con
 from levier.contracts.services import amend_contract
 from levier.contracts.tests.factories import contract_line, make_contract
 from levier.lib.errors import ValidationFailed
+
+
+@pytest.fixture(autouse=True)
+def _english() -> Iterator[None]:
+    """These tests read the messages in English (msgids); the UI is French by default."""
+    with translation.override("en"):
+        yield
+
 
 PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 

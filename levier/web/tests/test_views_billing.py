@@ -119,7 +119,7 @@ def test_create_drafts_then_a_second_click_creates_none(adv: User) -> None:
     assert second.status_code == 302
     assert Invoice.objects.count() == 1
     assert BillingRun.objects.order_by("-pk").first().drafts_count == 0  # type: ignore[union-attr]
-    assert "Nothing left to bill" in str(list(client.get(second["Location"]).context["messages"]))
+    assert "Plus rien à facturer" in str(list(client.get(second["Location"]).context["messages"]))
 
 
 def test_create_and_issue_numbers_the_invoices_at_once(adv: User) -> None:
