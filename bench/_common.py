@@ -64,6 +64,8 @@ class BenchDatabase:
         # and jobs run in-process (no broker), as in a default install.
         os.environ["EMAIL_BACKEND"] = "django.core.mail.backends.locmem.EmailBackend"
         os.environ.pop("CELERY_BROKER_URL", None)
+        # Benchmarks measure issuing, not sending (a PDF and an email per invoice).
+        os.environ["LEVIER_AUTO_SEND_INVOICES"] = "0"
         os.environ.setdefault("LOG_LEVEL", "WARNING")
         if self.db == "sqlite":
             os.environ["DATABASE_URL"] = f"sqlite:///{self.tmp / 'bench.sqlite3'}"

@@ -30,6 +30,7 @@ def _french_by_default() -> Iterator[None]:
 def _archive_in_tmp(settings: Any, tmp_path: Path) -> None:
     """Archived documents go to the test's own folder, never to the checkout's var/."""
     settings.ARCHIVE_DIR = tmp_path / "archive"
+    settings.LEVIER_OUTBOX_DIR = tmp_path / "outbox"
 
 
 @pytest.fixture

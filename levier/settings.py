@@ -303,6 +303,14 @@ CELERY_BEAT_SCHEDULE = {
 CELERY_TIMEZONE = TIME_ZONE
 # The user scheduled billing runs are recorded as (default: the first active ADV user).
 LEVIER_BILLING_USER = env_str("LEVIER_BILLING_USER")
+# Issuing an invoice queues its sending on the customer's channel (email, e-invoicing
+# platform, post); off, sending is done by hand from the invoice page.
+LEVIER_AUTO_SEND_INVOICES = env_bool("LEVIER_AUTO_SEND_INVOICES", True)
+# E-invoicing platform connector (dotted path); the default drops Factur-X files in an outbox.
+LEVIER_EINVOICING_PLATFORM = env_str(
+    "LEVIER_EINVOICING_PLATFORM", "levier.billing.platform.OutboxPlatform"
+)
+LEVIER_OUTBOX_DIR = Path(env_str("LEVIER_OUTBOX_DIR") or DATA_DIR / "outbox")
 
 LOGGING = {
     "version": 1,

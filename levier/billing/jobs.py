@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from levier.accounts.choices import Role
 from levier.accounts.models import User
+from levier.billing import jobs_sending  # noqa: F401  (registers send_invoice_dispatch)
 from levier.billing.run import run_billing
 from levier.jobs import job
 

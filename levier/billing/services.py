@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, cast
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Field, Sum
 from django.utils import timezone
@@ -28,6 +29,7 @@ from levier.billing.choices import CreditReason, DocumentKind, InvoiceStatus, Na
 from levier.billing.company import company_profile, missing_seller_mentions
 from levier.billing.models import ChainHead, Invoice, InvoiceLine
 from levier.billing.numbering import allocate_numbers, default_series
+from levier.billing.sending import queue_invoice_dispatches
 from levier.billing.transitions import check_invoice_transition
 from levier.catalog.models import Product
 from levier.contracts.models import Contract
@@ -517,6 +519,9 @@ def issue_invoices(
             for invoice in ready
         ],
     )
+    if settings.LEVIER_AUTO_SEND_INVOICES:
+        # Rows "queued" in this transaction; their jobs start after the commit.
+        queue_invoice_dispatches(ready, actor=actor)
     return ready, failures
 
 

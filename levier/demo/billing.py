@@ -22,6 +22,7 @@ from decimal import Decimal
 from typing import Any
 from unittest import mock
 
+from django.test.utils import override_settings
 from django.utils import timezone
 
 from levier.billing.choices import CreditReason, InvoiceStatus
@@ -226,6 +227,14 @@ def create_billing_history(
 ) -> tuple[int, int, int]:
     """Contracts, the weekly billing runs and credit notes; returns their counts."""
     create_company_profile()
+    # The history's invoices were "sent" long ago: queue no sending for them.
+    with override_settings(LEVIER_AUTO_SEND_INVOICES=False):
+        return _history(cast, rng, timeline, progress)
+
+
+def _history(
+    cast: Cast, rng: random.Random, timeline: Timeline, progress: Progress
+) -> tuple[int, int, int]:
     history = BillingHistory(cast, rng, timeline)
     create_syntec_values(history.today)
     contracts = history.contracts(progress)

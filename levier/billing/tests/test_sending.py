@@ -524,11 +524,12 @@ def test_resend_waits_for_a_sending_in_progress(durand: Customer, adv: User) -> 
 
 def test_a_commercial_cannot_resend(durand: Customer, adv: User, commercial: User) -> None:
     invoice = issued(adv, durand)
+    before = list(InvoiceDispatch.objects.values_list("pk", "status"))
 
     with pytest.raises(PermissionDenied):
         resend_invoice(actor=commercial, invoice=invoice)
 
-    assert not InvoiceDispatch.objects.exists()
+    assert list(InvoiceDispatch.objects.values_list("pk", "status")) == before
     assert not AuditEvent.objects.filter(verb=Verb.SEND).exists()
 
 
@@ -574,3 +575,17 @@ def test_sweeper_takes_queued_failed_and_stale_rows_only(
     ]:
         row.refresh_from_db()
         assert row.status == status
+
+
+def test_issuing_queues_the_sending_on_the_customers_channel(durand: Customer, adv: User) -> None:
+    invoice = issued(adv, durand)
+    dispatch = InvoiceDispatch.objects.get(invoice=invoice)
+    assert (dispatch.channel, dispatch.status) == (durand.invoice_channel, "queued")
+
+
+def test_without_automatic_sending_issuing_queues_nothing(
+    durand: Customer, adv: User, settings: Any
+) -> None:
+    settings.LEVIER_AUTO_SEND_INVOICES = False
+    issued(adv, durand)
+    assert not InvoiceDispatch.objects.exists()
