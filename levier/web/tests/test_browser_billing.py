@@ -11,11 +11,7 @@ triggers do not see), so this test runs on PostgreSQL only.
 from __future__ import annotations
 
 import datetime as dt
-import os
-import shutil
 import urllib.request
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,62 +25,24 @@ from levier.billing.models import BillingRun, Invoice
 from levier.billing.tests.factories import complete_company_profile
 from levier.contracts.tests.factories import contract_line, make_contract
 from levier.customers.tests.factories import CustomerFactory
+from levier.web.tests.browser import MARKS
 
 webdriver = pytest.importorskip("selenium.webdriver")
-from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
-# Overridable for a browser unpacked elsewhere than the distribution's paths.
-CHROMIUM = os.environ.get("LEVIER_CHROMIUM", "/usr/bin/chromium")
-CHROMEDRIVER = os.environ.get("LEVIER_CHROMEDRIVER", "/usr/bin/chromedriver")
 PASSWORD = "Facturation-du-mois-2026"
 WAIT = 30
 RUN_DATE = dt.date(2026, 3, 1)
 
 pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.django_db(transaction=True),
+    *MARKS,
     pytest.mark.skipif(
         connection.vendor == "sqlite",
         reason="issued invoices cannot be deleted by the SQLite flush; runs on PostgreSQL in CI",
     ),
-    pytest.mark.skipif(
-        not (Path(CHROMIUM).exists() or shutil.which("chromium")),
-        reason=f"headless browser test: {CHROMIUM} is not installed",
-    ),
-    pytest.mark.skipif(
-        not (Path(CHROMEDRIVER).exists() or shutil.which("chromedriver")),
-        reason=f"headless browser test: {CHROMEDRIVER} is not installed",
-    ),
 ]
-
-
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[Any]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--window-size=1400,1800",
-        "--lang=fr-FR",
-        f"--user-data-dir={tmp_path / 'chromium-profile'}",
-    ):
-        options.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(60)
-    try:
-        yield driver
-    finally:
-        driver.quit()
 
 
 def log_in(driver: Any, base_url: str, user: User) -> None:

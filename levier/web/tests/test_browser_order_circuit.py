@@ -6,8 +6,6 @@ the worklist; Direction approves it; the customer's purchasing contact gets the 
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -20,56 +18,19 @@ from levier.customers.tests.factories import CustomerFactory
 from levier.lib.testing.smtp import smtp_server  # noqa: F401 (fixture)
 from levier.sales.choices import OrderStatus, SendStatus
 from levier.sales.models import ApprovalRule, Order
+from levier.web.tests.browser import MARKS
 
 webdriver = pytest.importorskip("selenium.webdriver")
-from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
 PASSWORD = "Circuit-de-validation-2026"
 WAIT = 20
 
 pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        not (Path(CHROMIUM).exists() or shutil.which("chromium")),
-        reason=f"headless browser test: {CHROMIUM} is not installed",
-    ),
-    pytest.mark.skipif(
-        not (Path(CHROMEDRIVER).exists() or shutil.which("chromedriver")),
-        reason=f"headless browser test: {CHROMEDRIVER} is not installed",
-    ),
+    *MARKS,
 ]
-
-
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[Any]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--window-size=1400,1800",
-        "--lang=fr-FR",
-        f"--user-data-dir={tmp_path / 'chromium-profile'}",
-    ):
-        options.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(60)
-    try:
-        yield driver
-    finally:
-        driver.quit()
 
 
 def log_in(driver: Any, base_url: str, user: User) -> None:
