@@ -6,9 +6,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 from tqdm import tqdm
 
-from levier.accounts.choices import Role
+from levier.accounts.commands import command_actor
 from levier.accounts.models import User
-from levier.accounts.permissions import PermissionDenied
+from levier.accounts.permissions import Action, PermissionDenied
 from levier.audit.choices import Channel
 from levier.audit.context import channel
 from levier.billing.run import billable_contracts, run_billing
@@ -84,13 +84,4 @@ class Command(BaseCommand):
             )
 
     def _actor(self, username: str) -> User:
-        users = User.objects.filter(is_active=True)
-        if username:
-            user = users.filter(username=username).first()
-            if user is None:
-                raise CommandError(f"--user {username}: no such active user")
-            return user
-        user = users.filter(role=Role.ADV).order_by("pk").first()
-        if user is None:
-            raise CommandError("no active ADV user to record as the biller; pass --user")
-        return user
+        return command_actor(username, Action.RUN_BILLING)

@@ -13,8 +13,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from levier.accounts.commands import command_actor
 from levier.accounts.models import User
-from levier.accounts.permissions import MATRIX, Action, PermissionDenied
+from levier.accounts.permissions import Action, PermissionDenied
 from levier.audit.choices import Channel
 from levier.audit.context import channel
 from levier.contracts.timesheet import MAX_BYTES, TimesheetRejected, import_timesheet
@@ -55,13 +56,4 @@ class Command(BaseCommand):
         self.stdout.write(f"{result} ({actor.username})")
 
     def _actor(self, username: str) -> User:
-        users = User.objects.filter(is_active=True)
-        if username:
-            user = users.filter(username=username).first()
-            if user is None:
-                raise CommandError(f"--user {username}: no such active user")
-            return user
-        allowed = users.filter(role__in=MATRIX[Action.MANAGE_CONTRACTS]).order_by("pk").first()
-        if allowed is None:
-            raise CommandError("no active user may manage contracts; pass --user")
-        return allowed
+        return command_actor(username, Action.MANAGE_CONTRACTS)

@@ -14,8 +14,9 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from levier.accounts.choices import Role
+from levier.accounts.commands import command_actor
 from levier.accounts.models import User
-from levier.accounts.permissions import PermissionDenied
+from levier.accounts.permissions import Action, PermissionDenied
 from levier.audit.choices import Channel
 from levier.audit.context import channel
 from levier.customers.services import import_customers
@@ -65,13 +66,4 @@ class Command(BaseCommand):
             raise SystemExit(1)
 
     def _actor(self, username: str) -> User:
-        users = User.objects.filter(is_active=True)
-        if username:
-            user = users.filter(username=username).first()
-            if user is None:
-                raise CommandError(f"--user {username}: no such active user")
-            return user
-        user = users.filter(role=Role.ADMINISTRATEUR).order_by("pk").first()
-        if user is None:
-            raise CommandError("no active administrator to record as the importer; pass --user")
-        return user
+        return command_actor(username, Action.IMPORT_CUSTOMERS, prefer=Role.ADMINISTRATEUR)
