@@ -40,6 +40,7 @@ from levier.contracts.services import (
 from levier.demo.company import Cast, Progress
 from levier.demo.timeline import Timeline
 from levier.lib.periods import add_months, first_of_month
+from levier.lib.revision import last_published_month
 from levier.sales.choices import OrderStatus
 from levier.sales.models import Order
 
@@ -80,14 +81,14 @@ def create_company_profile() -> None:
 
 
 def create_syntec_values(today: dt.date) -> None:
-    """Syntec révisé values from 30 months back, rising about 2.5 % a year; the last
-    published month is left out on purpose so that the demo shows one blocked revision."""
+    """Syntec révisé values from 30 months back up to the last one published, rising about
+    2.5 % a year (`forget_latest_syntec` then removes the newest ones)."""
     series = IndexSeries.objects.get(code="syntec_revise")
     month = first_of_month(add_months(today, -30))
     value = Decimal("281.3")
     rows = []
     last = first_of_month(add_months(today, -series.publication_lag_months))
-    while month < last:
+    while month <= last:
         rows.append(IndexValue(series=series, month=month, value=value))
         value = (value * Decimal("1.0021")).quantize(Decimal("0.1"))
         month = add_months(month, 1)
@@ -232,12 +233,33 @@ def create_billing_history(
         return _history(cast, rng, timeline, progress)
 
 
+def forget_latest_syntec(contracts: list[Contract], today: dt.date) -> None:
+    """ADV has not entered the latest Syntec values yet: the revision that needs them is
+    blocked (the billing screen names the index and month), as happens in real life.
+
+    The newest values are removed from the S1 month of the latest anniversary of the last
+    eight weeks, so at least one indexed contract shows the block, when one has such an
+    anniversary."""
+    series = IndexSeries.objects.get(code="syntec_revise")
+    recent = [
+        anniversary
+        for contract in contracts
+        if contract.index_series_id == series.pk
+        for anniversary in [add_months(contract.start_date, 12 * k) for k in (1, 2)]
+        if today - dt.timedelta(days=56) < anniversary <= today
+    ]
+    if recent:
+        month = last_published_month(max(recent), series.publication_lag_months)
+        IndexValue.objects.filter(series=series, month__gte=month).delete()
+
+
 def _history(
     cast: Cast, rng: random.Random, timeline: Timeline, progress: Progress
 ) -> tuple[int, int, int]:
     history = BillingHistory(cast, rng, timeline)
     create_syntec_values(history.today)
     contracts = history.contracts(progress)
+    forget_latest_syntec(contracts, history.today)
     if contracts:
         history.invoices(min(c.start_date for c in contracts), progress)
     return (
