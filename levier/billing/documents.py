@@ -8,17 +8,27 @@ read the profile once and pass it in.
 
 Printed documents are in French whatever the user's language: the template is French and
 rendering happens under ``translation.override("fr")`` (credit reasons are model choices).
+
+Throughput (``bench/bench_documents.py``): nearly all of a Factur-X document's time is
+WeasyPrint's (HTML parsing, cascade, layout, drawing), so the template avoids what WeasyPrint
+lays out slowly (flex and grid containers, whose items it lays out several times) and the
+whitespace between tags, and what does not change between documents is built once per
+process and thread (`_Renderer`): the font configuration, the parsed stylesheet, the
+compiled Factur-X XSD.
 """
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
+import io
 import logging
+import os
 import re
+import threading
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from babel import Locale
 from babel.numbers import format_currency, format_decimal
@@ -34,6 +44,11 @@ from levier.einvoice import model as en
 from levier.einvoice.cii import to_cii_xml
 from levier.einvoice.ubl import to_ubl_xml
 
+if TYPE_CHECKING:
+    from lxml import etree
+    from weasyprint import CSS
+    from weasyprint.text.fonts import FontConfiguration
+
 __all__ = [
     "NotIssued",
     "cii_xml",
@@ -46,6 +61,7 @@ __all__ = [
 ]
 
 TEMPLATE = "billing/pdf/invoice.html"
+STYLESHEET = "billing/pdf/invoice.css"
 LOCALE = "fr_FR"
 _FRENCH = Locale.parse(LOCALE)
 # Characters kept in a file name; anything else (a "/" in a custom series pattern) becomes "-".
@@ -221,8 +237,7 @@ def _service_period(document: en.Invoice) -> str:
     return _period(min(starts), max(ends)) if starts and ends else ""
 
 
-def _context(invoice: Invoice, profile: CompanyProfile) -> dict[str, Any]:
-    document = einvoice_of(invoice, profile=profile)
+def _context(invoice: Invoice, profile: CompanyProfile, document: en.Invoice) -> dict[str, Any]:
     totals = document.compute()
     is_credit = invoice.kind == DocumentKind.CREDIT_NOTE
     nature = NatureOfOperations(invoice.nature_of_operations)
@@ -287,13 +302,69 @@ def _context(invoice: Invoice, profile: CompanyProfile) -> dict[str, Any]:
     }
 
 
+def _html(
+    invoice: Invoice, profile: CompanyProfile, document: en.Invoice, *, inline_css: bool
+) -> str:
+    with translation.override("fr"):  # the context too: credit reasons are translated
+        context = _context(invoice, profile, document)
+        return render_to_string(TEMPLATE, {**context, "inline_css": inline_css})
+
+
 def invoice_html(invoice: Invoice, *, profile: CompanyProfile | None = None) -> str:
     """The printable document as self-contained HTML (inline CSS, logo as a data: URI)."""
-    with translation.override("fr"):
-        return render_to_string(TEMPLATE, _context(invoice, _profile(profile)))
+    seller = _profile(profile)
+    return _html(invoice, seller, einvoice_of(invoice, profile=seller), inline_css=True)
 
 
-def _render(invoice: Invoice, profile: CompanyProfile | None, **options: Any) -> bytes:
+# --- rendering: what every document of a process shares ------------------------------------
+
+
+class _Renderer:
+    """WeasyPrint's font configuration, the parsed stylesheet and the compiled Factur-X XSD.
+
+    Each would otherwise be rebuilt for every document: a new `FontConfiguration` reads
+    Fontconfig's whole font list and starts with cold Pango caches, the stylesheet would be
+    parsed again from the ``<style>`` element, and ``facturx`` compiles its XSD on every
+    call; together some 30 ms of a ~165 ms document. None of them keeps anything of a
+    document: the fonts and glyphs a PDF embeds are collected per document, and
+    ``@font-face`` (which would add fonts to the configuration) is not used.
+
+    One per thread, as neither WeasyPrint (Pango) nor lxml says its objects may serve two
+    threads at once, and one per process (a forked export worker builds its own). Fonts
+    installed or a stylesheet edited after the first PDF are seen after a restart.
+    """
+
+    def __init__(self) -> None:
+        from lxml import etree
+        from weasyprint import CSS
+        from weasyprint.text.fonts import FontConfiguration
+
+        from levier.einvoice.validation import XSD_EN16931
+
+        self.pid = os.getpid()
+        self.font_config: FontConfiguration = FontConfiguration()
+        self.stylesheet: CSS = CSS(
+            string=render_to_string(STYLESHEET), font_config=self.font_config
+        )
+        self.xsd: etree.XMLSchema = etree.XMLSchema(etree.parse(str(XSD_EN16931)))
+
+
+_renderers = threading.local()
+
+
+def _renderer() -> _Renderer:
+    renderer: _Renderer | None = getattr(_renderers, "renderer", None)
+    if renderer is None or renderer.pid != os.getpid():
+        renderer = _renderers.renderer = _Renderer()
+    return renderer
+
+
+def html_to_pdf(html: str, **options: Any) -> bytes:
+    """WeasyPrint's PDF of the printed document's HTML, given the stylesheet parsed once.
+
+    ``html`` is the template rendered without its inline stylesheet (`_html` with
+    ``inline_css=False``); ``options`` are WeasyPrint's (``pdf_variant``...).
+    """
     from weasyprint import HTML  # heavy import (Pango, fonts): only where PDFs are made
 
     # Without libharfbuzz-subset, WeasyPrint subsets fonts with fontTools and sets the
@@ -302,13 +373,43 @@ def _render(invoice: Invoice, profile: CompanyProfile | None, **options: Any) ->
     # lines per PDF in the server's log, and measurable time spent formatting them.
     logging.getLogger("fontTools").propagate = False
 
-    html = invoice_html(invoice, profile=profile)
-    return bytes(HTML(string=html).write_pdf(**options))
+    renderer = _renderer()
+    pdf = HTML(string=html).write_pdf(
+        font_config=renderer.font_config, stylesheets=[renderer.stylesheet], **options
+    )
+    return bytes(pdf)
+
+
+def _render(
+    invoice: Invoice, profile: CompanyProfile, document: en.Invoice, **options: Any
+) -> bytes:
+    return html_to_pdf(_html(invoice, profile, document, inline_css=False), **options)
 
 
 def invoice_pdf(invoice: Invoice, *, profile: CompanyProfile | None = None) -> bytes:
     """A plain PDF, for printing and for customers who are sent paper."""
-    return _render(invoice, profile)
+    seller = _profile(profile)
+    return _render(invoice, seller, einvoice_of(invoice, profile=seller))
+
+
+class _Rewritten(io.BytesIO):
+    """The PDF that ``facturx.generate_from_file`` reads, then rewrites with the XML attached.
+
+    The library writes the new PDF into the file it read, from wherever reading left the
+    position, and never truncates: ``generate_from_binary`` (which does exactly that with a
+    temporary file) returns a file that starts with most of the rendered PDF, some 17 kB of
+    dead bytes before the sealed PDF's own header (akretion/factur-x#24). Here the first
+    write starts the file anew, in memory.
+    """
+
+    _rewriting = False
+
+    def write(self, data: Any, /) -> int:
+        if not self._rewriting:
+            self._rewriting = True
+            self.seek(0)
+            self.truncate()
+        return super().write(data)
 
 
 def facturx_pdf(invoice: Invoice, *, profile: CompanyProfile | None = None) -> bytes:
@@ -316,29 +417,49 @@ def facturx_pdf(invoice: Invoice, *, profile: CompanyProfile | None = None) -> b
 
     The PDF is rendered as PDF/A-3b by WeasyPrint (embedded fonts, sRGB output intent);
     the ``factur-x`` library then attaches the XML (``/AF``, ``/EmbeddedFiles``) and writes
-    the XMP with the Factur-X extension schema. It checks the XML against the Factur-X XSD
-    again, which costs little and refuses to seal a PDF around a broken XML.
+    the XMP with the Factur-X extension schema. The XML is checked against the Factur-X XSD
+    first, which costs little and refuses to seal a PDF around a broken XML (with the
+    schema compiled once: the library would compile it again for every document).
     """
-    from facturx import generate_from_binary
-
     seller = _profile(profile)
-    xml = cii_xml(invoice, profile=seller)
-    pdf = _render(invoice, seller, pdf_variant="pdf/a-3b")
+    document = einvoice_of(invoice, profile=seller)
+    xml = to_cii_xml(document)
+    check_xsd(xml)
+    pdf = _render(invoice, seller, document, pdf_variant="pdf/a-3b")
+    return seal(pdf, xml, facturx_metadata(invoice, seller))
+
+
+def check_xsd(xml: bytes) -> None:
+    """Raise `lxml.etree.DocumentInvalid` unless the CII is valid against the Factur-X XSD."""
+    from lxml import etree
+
+    _renderer().xsd.assertValid(etree.fromstring(xml))
+
+
+def facturx_metadata(invoice: Invoice, seller: CompanyProfile) -> dict[str, str]:
+    """The PDF's title, author, subject and keywords (document info and XMP), in French."""
     title = "Avoir" if invoice.kind == DocumentKind.CREDIT_NOTE else "Facture"
-    metadata = {
+    return {
         "author": seller.legal_name,
         "keywords": "Factur-X, " + title,
         "title": f"{seller.legal_name} : {title} {invoice.number}",
         "subject": f"{title} {invoice.number} du {french_date(invoice.issue_date)} "
         f"émise par {seller.legal_name}",
     }
-    return bytes(
-        generate_from_binary(
-            pdf,
-            xml,
-            flavor="factur-x",
-            level="en16931",
-            lang="fr-FR",
-            pdf_metadata=metadata,
-        )
+
+
+def seal(pdf: bytes, xml: bytes, metadata: dict[str, str]) -> bytes:
+    """The PDF/A-3b `pdf` with `xml` attached as Factur-X EN 16931 (XML checked before)."""
+    from facturx import generate_from_file
+
+    sealed = _Rewritten(pdf)
+    generate_from_file(
+        sealed,
+        xml,
+        flavor="factur-x",
+        level="en16931",
+        check_xsd=False,  # done by check_xsd, with the schema compiled once
+        lang="fr-FR",
+        pdf_metadata=metadata,
     )
+    return sealed.getvalue()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
+import threading
 from decimal import Decimal
 
 import pytest
@@ -47,6 +48,20 @@ def pdf_text(pdf: bytes) -> str:
     """All pages' text, every run of spaces (no-break ones included) as one space."""
     text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
     return re.sub(r"[\s\u00a0\u202f]+", " ", text)
+
+
+def embedded_fonts(pdf: bytes) -> dict[str, bool]:
+    """Each font of the first page, and whether its file is embedded (PDF/A requires it)."""
+    fonts = PdfReader(io.BytesIO(pdf)).pages[0]["/Resources"]["/Font"]
+    embedded = {}
+    for ref in fonts.values():
+        font = ref.get_object()
+        descendants = [d.get_object() for d in font.get("/DescendantFonts", [])] or [font]
+        embedded[str(font["/BaseFont"])] = all(
+            any(key in d["/FontDescriptor"] for key in ("/FontFile", "/FontFile2", "/FontFile3"))
+            for d in descendants
+        )
+    return embedded
 
 
 def flat(text: str) -> str:
@@ -142,6 +157,66 @@ def test_the_facturx_pdf_is_pdfa3_and_embeds_a_valid_cii(adv: User) -> None:
     assert "EN 16931" in xmp
     assert reader.trailer["/Root"]["/OutputIntents"]  # sRGB, required by PDF/A
     assert f"FACTURE n° {invoice.number}" in pdf_text(pdf)
+    fonts = embedded_fonts(pdf)
+    assert fonts and all(fonts.values()), fonts
+
+
+def test_the_facturx_file_is_one_pdf_not_the_rendered_one_written_over(adv: User) -> None:
+    # facturx.generate_from_binary writes the sealed PDF over the one it read without
+    # truncating it: the file began with most of the rendered PDF (akretion/factur-x#24)
+    pdf = facturx_pdf(issued(adv))
+    assert pdf.startswith(b"%PDF-1.")
+    assert pdf.count(b"%PDF-") == 1
+    assert pdf.count(b"%%EOF") == 1
+    assert pdf.rstrip().endswith(b"%%EOF")
+
+
+def test_a_cii_the_xsd_refuses_is_never_sealed(adv: User, monkeypatch: pytest.MonkeyPatch) -> None:
+    invoice = issued(adv)
+    cii = etree.fromstring(cii_xml(invoice))
+    (type_code,) = cii.xpath("rsm:ExchangedDocument/ram:TypeCode", namespaces=CII)
+    type_code.getparent().remove(type_code)  # BT-3, required by the schema
+    broken = etree.tostring(cii)
+    monkeypatch.setattr(documents, "to_cii_xml", lambda document: broken)
+    with pytest.raises(etree.DocumentInvalid):
+        facturx_pdf(invoice)
+
+
+def test_documents_rendered_in_a_row_share_the_cached_renderer_and_stay_distinct(
+    adv: User,
+) -> None:
+    """The font configuration, stylesheet and XSD are built once per thread and keep
+    nothing of a document: the second of two PDFs in a row is its own invoice's."""
+    small = issued(adv, lines=[line("1", "100", description="Audit de sécurité")])
+    large = issued(adv, lines=[line("2", "250", description="Recette fonctionnelle")])
+    renderer = documents._renderer()
+    first, second, plain = facturx_pdf(small), facturx_pdf(large), invoice_pdf(small)
+    assert documents._renderer() is renderer
+
+    assert get_xml_from_pdf(first, check_xsd=False)[1] == cii_xml(small)
+    assert get_xml_from_pdf(second, check_xsd=False)[1] == cii_xml(large)
+    texts = {pdf: pdf_text(pdf) for pdf in (first, second, plain)}
+    for pdf, invoice in ((first, small), (second, large), (plain, small)):
+        assert f"FACTURE n° {invoice.number}" in texts[pdf]
+    assert "Audit de sécurité 1 jour 100,00 € 20 % 100,00 €" in texts[first]
+    assert "Recette" not in texts[first]
+    assert "Recette fonctionnelle 2 jour 250,00 € 20 % 500,00 €" in texts[second]
+    assert "Audit" not in texts[second]
+    assert "Total TTC 600,00 €" in texts[second]
+    assert texts[plain] == texts[first]
+    # the cached stylesheet prints what the self-contained HTML's inline one prints
+    from weasyprint import HTML
+
+    assert pdf_text(HTML(string=invoice_html(small)).write_pdf()) == texts[plain]
+    for pdf in (first, second, plain):
+        assert all(embedded_fonts(pdf).values())
+
+    # another thread builds its own (WeasyPrint's font configuration is not shared)
+    others: list[object] = []
+    thread = threading.Thread(target=lambda: others.append(documents._renderer()))
+    thread.start()
+    thread.join()
+    assert others and others[0] is not renderer
 
 
 def test_the_line_period_and_the_delivery_site_reach_the_xml(adv: User) -> None:
@@ -252,6 +327,7 @@ def test_the_html_uses_french_separators_and_no_external_asset(adv: User) -> Non
     assert 'src="data:image/png;base64,' in html
     assert not re.search(r"(src|href)=\"(https?:)?//", html)
     assert "@import" not in html
+    assert "<style>" in html and "@page" in html  # self-contained: the stylesheet inline
 
 
 def test_the_logo_is_embedded_in_the_pdf(adv: User) -> None:
