@@ -14,7 +14,6 @@ import datetime as dt
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from itertools import islice
 
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
@@ -30,6 +29,7 @@ from levier.contracts.models import Contract
 from levier.contracts.schedule import BillableItem, ContractBilling, billable
 from levier.contracts.services import apply_price_revisions
 from levier.customers.models import Customer
+from levier.lib.errors import ValidationFailed
 
 log = logging.getLogger(__name__)
 CHUNK = 500
@@ -57,14 +57,21 @@ def billable_contracts(as_of: dt.date) -> QuerySet[Contract]:
     return (
         Contract.objects.filter(start_date__lte=as_of)
         .exclude(status=ContractStatus.ENDED, end_date__lt=as_of)
-        .select_related("customer", "index_series")
-        .order_by("pk")
+        .select_related("customer", "index_series", "order")
+        .order_by("customer_id", "pk")
     )
 
 
 def _chunks(queryset: QuerySet[Contract], size: int) -> Iterator[list[Contract]]:
-    iterator = queryset.iterator(chunk_size=size)
-    while chunk := list(islice(iterator, size)):
+    """About `size` contracts at a time, never splitting a customer's contracts (a customer
+    asking for one invoice for all of them gets one)."""
+    chunk: list[Contract] = []
+    for contract in queryset.order_by("customer_id", "pk").iterator(chunk_size=size):
+        if len(chunk) >= size and contract.customer_id != chunk[-1].customer_id:
+            yield chunk
+            chunk = []
+        chunk.append(contract)
+    if chunk:
         yield chunk
 
 
@@ -157,9 +164,9 @@ def run_billing(
             groups = _groups(billings)
             try:
                 done = _bill_groups(actor, groups)
-            except IntegrityError:
-                # Another run billed some of these items meanwhile: bill the rest group by
-                # group, skipping those it took.
+            except (IntegrityError, ValidationFailed):
+                # Another run billed some of these items meanwhile, or one group cannot be
+                # invoiced as it stands: bill the others group by group, report the rest.
                 done = []
                 for group in groups:
                     try:
@@ -169,6 +176,8 @@ def run_billing(
                             _("%(customer)s: already billed by another run")
                             % {"customer": group.customer.name}
                         )
+                    except ValidationFailed as exc:
+                        run.errors.append(f"{group.customer.name}: {exc.message}")
             run.revisions_count += sum(len(b.revisions) for b in billings)
             run.drafts.add(*(invoice for _group, invoice in done))
             for group, invoice in done:
@@ -178,8 +187,10 @@ def run_billing(
             if progress is not None:
                 progress(len(chunk))
         if issue:
+            # Issued today unless told otherwise: the numbers must follow the issue dates,
+            # so a run for a past date does not backdate its invoices.
             run.issued_count, errors = issue_drafts(
-                actor=actor, invoices=drafts, issue_date=issue_date or as_of
+                actor=actor, invoices=drafts, issue_date=issue_date
             )
             run.errors += errors
         run.status = BillingRun.Status.DONE

@@ -16,7 +16,7 @@ from typing import Any, cast
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Field, Sum
+from django.db.models import Field, Max, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -36,6 +36,7 @@ from levier.contracts.models import Contract
 from levier.customers.models import Customer, DeliveryAddress
 from levier.lib.errors import DomainError, NotAllowed, ValidationFailed
 from levier.lib.money import ZERO
+from levier.lib.payment_terms import PaymentTerms, TermsBasis
 from levier.sales.choices import OrderStatus
 from levier.sales.lines import LineData, parse_lines, raw_lines_of, totals_of
 from levier.sales.models import Order
@@ -150,7 +151,7 @@ def create_drafts(*, actor: User, specs: Sequence[DraftSpec]) -> list[Invoice]:
                 "value": spec.nature_of_operations
             }
             raise ValidationFailed(message, errors={"nature_of_operations": [message]})
-        parsed_all.append(parse_lines(spec.lines, products))
+        parsed_all.append(parse_lines(spec.lines, products, allow_inactive=True))
     series = default_series(DocumentKind.INVOICE)
     default_debits = company_profile().vat_on_debits
     invoices = []
@@ -470,7 +471,30 @@ def issue_invoices(
     by_series: dict[int, list[Invoice]] = {}
     for invoice in ready:
         by_series.setdefault(invoice.series_id, []).append(invoice)
-    for group in by_series.values():
+    last_dates = dict(
+        Invoice.objects.filter(series_id__in=list(by_series), status=InvoiceStatus.ISSUED)
+        .values("series_id")
+        .annotate(last=Max("issue_date"))
+        .values_list("series_id", "last")
+    )
+    for series_id in list(by_series):
+        last = last_dates.get(series_id)
+        if last is not None and issue_date < last:
+            # Numbers must follow the dates (CGI ann. II art. 242 nonies A, 7°).
+            message = _(
+                "issue date %(date)s is before the last one of the series (%(last)s): "
+                "numbers must follow the dates"
+            ) % {"date": f"{issue_date:%d/%m/%Y}", "last": f"{last:%d/%m/%Y}"}
+            refused = ValidationFailed(
+                message, errors={"issue_date": [message]}, code="not_chronological"
+            )
+            failures += [IssueFailure(invoice, refused) for invoice in by_series.pop(series_id)]
+    ready = [invoice for group in by_series.values() for invoice in group]
+    if not ready:
+        return [], failures
+    # Counters locked in one order (series id) by every batch: no deadlock between two.
+    for series_id in sorted(by_series):
+        group = by_series[series_id]
         numbers = allocate_numbers(group[0].series, issue_date, len(group))
         for invoice, number in zip(group, numbers, strict=True):
             invoice.number = number
@@ -485,7 +509,9 @@ def issue_invoices(
         customer = invoice.customer
         is_credit = invoice.kind == DocumentKind.CREDIT_NOTE
         invoice.issue_date = issue_date
-        invoice.due_date = issue_date if is_credit else customer.payment_terms.due_date(issue_date)
+        # The terms printed on the invoice are the ones stored on it at drafting.
+        terms = PaymentTerms(invoice.payment_terms_days, TermsBasis(invoice.payment_terms_basis))
+        invoice.due_date = issue_date if is_credit else terms.due_date(issue_date)
         invoice.buyer_name = customer.name
         invoice.buyer_siren = customer.siren
         invoice.buyer_vat_number = customer.vat_number

@@ -324,6 +324,9 @@ def _uncovered_days(start: dt.date, end: dt.date, covered: Sequence[Interval]) -
 def _recurring_fae(line: ContractLine, as_of: dt.date, invoiced: _Invoiced) -> Decimal:
     covered = _merged(invoiced.covered.get(line.pk, []))
     total = ZERO
+    end = _line_end(line)
+    if end is not None and end < _line_start(line):
+        return total  # ended before it started (amended away on its first day)
     schedule = periods(
         _line_start(line), _line_end(line), Frequency(line.frequency), 1, anchor_month=1
     )

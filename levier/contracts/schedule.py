@@ -32,7 +32,14 @@ from django.utils.translation import gettext as _
 
 from levier.billing.models import InvoiceLine
 from levier.catalog.choices import InvoicingMode, Unit
-from levier.contracts.models import Contract, ContractLine, IndexValue, Milestone, TimeEntry
+from levier.contracts.models import (
+    Contract,
+    ContractLine,
+    IndexValue,
+    Milestone,
+    PriceRevision,
+    TimeEntry,
+)
 from levier.lib.money import line_net
 from levier.lib.periods import (
     ONE_DAY,
@@ -130,8 +137,11 @@ class _Revisions:
         contract: Contract,
         as_of: dt.date,
         index_values: dict[int, dict[dt.date, Decimal]],
+        applied: dict[int, list[tuple[dt.date, Decimal, Decimal]]] | None = None,
     ) -> None:
         self.contract = contract
+        # Revisions already applied, per line: (anniversary, previous price, new price).
+        self.applied = applied or {}
         # (anniversary, {line id: new price}) in order; `blocked_from` stops everything after.
         self.steps: list[tuple[dt.date, dict[int, Decimal]]] = []
         self.due: list[DueRevision] = []
@@ -184,13 +194,23 @@ class _Revisions:
             if results:
                 base = next(iter(results.values())).s1.month
 
-    def price_on(self, line: ContractLine, day: dt.date) -> Decimal | None:
-        """The unit price in force on `day`; None when a blocked revision covers it."""
+    def price_on(self, line: ContractLine, period: Period) -> Decimal | None:
+        """The unit price in force on the period's first day; None when a blocked revision
+        falls within it or before (nothing on or after the anniversary at the old price).
+
+        Work done before a revision already applied keeps the price of its time: a late
+        time entry or a period billed in arrears is priced from the revision history.
+        """
         if not self._revisable(line):
             return line.unit_price
-        if self.blocked_from is not None and day >= self.blocked_from:
+        if self.blocked_from is not None and period.end >= self.blocked_from:
             return None
+        day = period.start
         price = line.unit_price
+        history = self.applied.get(line.pk, [])
+        if history and day < history[-1][0]:
+            earlier = [new for anniversary, _old, new in history if anniversary <= day]
+            price = earlier[-1] if earlier else history[0][1]
         for anniversary, prices in self.steps:
             if day >= anniversary and line.pk in prices:
                 price = prices[line.pk]
@@ -233,7 +253,7 @@ def _recurring_items(
         key = f"L{line.pk}:P:{period.start.isoformat()}"
         if key in billed:
             continue
-        price = revisions.price_on(line, period.start)
+        price = revisions.price_on(line, period)
         if price is None:
             break
         description = f"{line.description} – {period.label_fr()}"
@@ -277,7 +297,7 @@ def _time_items(
         key = f"L{line.pk}:T:{entry.month:%Y-%m}"
         if month_end > as_of or key in billed or entry.quantity == 0:
             continue
-        price = revisions.price_on(line, entry.month)
+        price = revisions.price_on(line, Period(entry.month, month_end))
         if price is None:
             continue
         items.append(
@@ -396,9 +416,18 @@ def billable(contracts: Iterable[Contract], as_of: dt.date) -> list[ContractBill
     ):
         entries[entry.line_id].append(entry)
     index_values = _index_values(contracts)
+    applied: dict[int, dict[int, list[tuple[dt.date, Decimal, Decimal]]]] = defaultdict(
+        lambda: defaultdict(list)
+    )
+    for contract_id, line_id, anniversary, old, new in (
+        PriceRevision.objects.filter(line_id__in=line_ids)
+        .order_by("anniversary")
+        .values_list("contract_id", "line_id", "anniversary", "previous_price", "new_price")
+    ):
+        applied[contract_id][line_id].append((anniversary, old, new))
     result = []
     for contract in contracts:
-        revisions = _Revisions(contract, as_of, index_values)
+        revisions = _Revisions(contract, as_of, index_values, applied.get(contract.pk))
         billing = ContractBilling(contract=contract, revisions=revisions.due)
         if revisions.message:
             billing.blocked.append(revisions.message)

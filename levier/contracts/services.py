@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -40,7 +41,7 @@ from levier.contracts.transitions import check_contract_transition
 from levier.customers.models import Customer
 from levier.lib.errors import NotAllowed, ValidationFailed
 from levier.lib.money import MoneyError, to_decimal
-from levier.lib.periods import first_of_month, next_renewal, notice_deadline
+from levier.lib.periods import add_months, first_of_month, next_renewal, notice_deadline
 from levier.lib.revision import last_published_month
 from levier.sales.choices import OrderStatus
 from levier.sales.lines import raw_lines_of
@@ -496,6 +497,24 @@ def amend_contract(
             k: [str(getattr(line, k)), str(v)] for k, v in new.items()
         }
         continuing = line.mode in (InvoicingMode.RECURRING, InvoicingMode.TIME_AND_MATERIALS)
+        billed_until = (
+            InvoiceLine.objects.filter(contract_line=line)
+            .exclude(billing_key="")
+            .aggregate(last=Max("period_end"))["last"]
+        )
+        if continuing and billed_until is not None and billed_until >= effective_on:
+            raise NotAllowed(
+                _(
+                    "line %(n)s is invoiced until %(date)s: credit what is billed from "
+                    "%(effective)s first, or amend from %(next)s"
+                )
+                % {
+                    "n": line.position,
+                    "date": f"{billed_until:%d/%m/%Y}",
+                    "effective": f"{effective_on:%d/%m/%Y}",
+                    "next": f"{billed_until + dt.timedelta(days=1):%d/%m/%Y}",
+                }
+            )
         if continuing and effective_on > (line.start_date or contract.start_date):
             successor = ContractLine.objects.get(pk=line.pk)
             successor.pk = None
@@ -581,7 +600,8 @@ def give_notice(*, actor: User, contract: Contract, given_on: dt.date, reason: s
             )
         end = renewal - dt.timedelta(days=1)
     elif end is None:
-        end = given_on
+        # An open-ended contract runs for the notice period from the day notice is given.
+        end = add_months(given_on, contract.notice_months)
     before = contract.status
     contract.status = ContractStatus.NOTICE_GIVEN
     contract.notice_given_on, contract.end_date = given_on, end

@@ -74,12 +74,17 @@ def _product_id(raw: Mapping[str, Any]) -> int | None:
 
 
 def parse_lines(
-    raw_lines: Sequence[Mapping[str, Any]], products: Mapping[int, Product] | None = None
+    raw_lines: Sequence[Mapping[str, Any]],
+    products: Mapping[int, Product] | None = None,
+    *,
+    allow_inactive: bool = False,
 ) -> list[LineData]:
     """Validate raw line dicts; product defaults fill what the line leaves blank.
 
     Errors are keyed `lines.<n>.<field>` (1-based), all collected before raising, so the
-    user fixes every line in one go. A batch passes the `products` it loaded once.
+    user fixes every line in one go. A batch passes the `products` it loaded once. A
+    product no longer sold is refused on new quotes and orders, not on invoices
+    (`allow_inactive`): what a contract still runs must still be billed.
     """
     if not raw_lines:
         message = _("A document needs at least one line")
@@ -106,7 +111,7 @@ def parse_lines(
                 )
             else:
                 product = products[int(raw_product.strip())]
-                if not product.is_active:
+                if not product.is_active and not allow_inactive:
                     line_errors.setdefault(f"{key}.product", []).append(
                         line_error(
                             n, "product", _("%(code)s is no longer sold") % {"code": product.code}

@@ -11,6 +11,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import IntegrityError
+from django.utils import timezone
 
 from levier.accounts.models import User
 from levier.accounts.permissions import PermissionDenied
@@ -262,7 +263,8 @@ def test_issue_numbers_every_draft_of_the_run(adv: User) -> None:
     assert run.issued_count == 3
     numbers = sorted(Invoice.objects.values_list("number", flat=True))
     assert numbers == ["F2026-000001", "F2026-000002", "F2026-000003"]
-    assert set(Invoice.objects.values_list("issue_date", flat=True)) == {dt.date(2026, 1, 5)}
+    # Issued today, not on the billing date: numbers must follow the issue dates.
+    assert set(Invoice.objects.values_list("issue_date", flat=True)) == {timezone.localdate()}
 
 
 def test_a_customer_missing_a_mention_stays_a_draft_and_is_reported(adv: User) -> None:
@@ -271,7 +273,9 @@ def test_a_customer_missing_a_mention_stays_a_draft_and_is_reported(adv: User) -
     legacy.refresh_from_db()
     make_contract(adv, [contract_line("on_order", "100")], customer=legacy)
     make_contract(adv, [contract_line("on_order", "100")])
-    run = run_billing(actor=adv, as_of=dt.date(2026, 1, 5), issue=True)
+    run = run_billing(
+        actor=adv, as_of=dt.date(2026, 1, 5), issue=True, issue_date=dt.date(2026, 1, 5)
+    )
     assert run.issued_count == 1
     assert len(run.errors) == 1 and "SIREN" in run.errors[0]
     assert Invoice.objects.filter(status=InvoiceStatus.DRAFT).count() == 1
@@ -308,3 +312,84 @@ def test_the_command_reports_json_and_refuses_a_bad_date(adv: User) -> None:
     assert (report["drafts"], report["issued"], report["blocked"]) == (1, 1, [])
     with pytest.raises(CommandError, match="--date"):
         call_command("billing_run", "--date", "05/01/2026")
+
+
+def test_a_product_no_longer_sold_is_still_billed_under_its_contract(adv: User) -> None:
+    from levier.catalog.tests.factories import ProductFactory
+
+    product = ProductFactory(unit_price=D("300"))
+    make_contract(adv, [contract_line("on_order", "300", product_id=product.pk)])
+    type(product).objects.filter(pk=product.pk).update(is_active=False)
+    run = run_billing(actor=adv, as_of=dt.date(2026, 1, 5))
+    assert (run.drafts_count, run.errors) == (1, [])
+
+
+def test_a_late_time_entry_keeps_the_price_before_the_revision(adv: User) -> None:
+    contract = make_contract(
+        adv,
+        [contract_line("time_and_materials", "500")],
+        start=dt.date(2025, 3, 1),
+        index_series=_syntec(),
+    )
+    line = contract.lines.get()
+    record_index_value(actor=adv, series=_syntec(), month=dt.date(2025, 1, 1), value=D("280"))
+    record_index_value(actor=adv, series=_syntec(), month=dt.date(2026, 1, 1), value=D("294"))
+    enter_time(actor=adv, line=line, month=dt.date(2026, 3, 1), quantity=D("1"))
+    run_billing(actor=adv, as_of=dt.date(2026, 4, 1))  # applies the 1 March 2026 revision
+    assert ContractLine.objects.get(pk=line.pk).unit_price == D("525.0000")
+    enter_time(actor=adv, line=line, month=dt.date(2026, 2, 1), quantity=D("2"))  # typed late
+    late = run_billing(actor=adv, as_of=dt.date(2026, 4, 2)).drafts.get().lines.get()
+    assert (late.unit_price, late.net_amount) == (D("500.0000"), D("1000.00"))
+
+
+def test_a_period_holding_a_blocked_anniversary_is_not_billed_at_the_old_price(
+    adv: User,
+) -> None:
+    make_contract(
+        adv,
+        [contract_line("recurring", "1000", frequency="monthly", in_advance=False)],
+        start=dt.date(2025, 3, 15),
+        index_series=_syntec(),
+    )
+    run = run_billing(actor=adv, as_of=dt.date(2026, 3, 31))
+    assert len(run.blocked) == 1
+    billed = InvoiceLine.objects.exclude(billing_key="")
+    assert billed.order_by("-period_end").first().period_end == dt.date(2026, 2, 28)
+
+
+def test_the_due_date_follows_the_terms_printed_on_the_invoice(adv: User) -> None:
+    from levier.billing.services import issue_invoice
+    from levier.billing.tests.factories import draft_invoice
+
+    customer = CustomerFactory(payment_terms_days=30, payment_terms_basis="net")
+    draft = draft_invoice(adv, customer=customer)
+    type(customer).objects.filter(pk=customer.pk).update(payment_terms_days=60)
+    invoice = issue_invoice(actor=adv, invoice=draft, issue_date=dt.date(2026, 11, 2))
+    assert (invoice.payment_terms_days, invoice.due_date) == (30, dt.date(2026, 12, 2))
+
+
+def test_an_issue_date_before_the_last_one_is_refused(adv: User) -> None:
+    from levier.billing.services import issue_invoice
+    from levier.billing.tests.factories import draft_invoice
+    from levier.lib.errors import ValidationFailed
+
+    issue_invoice(actor=adv, invoice=draft_invoice(adv), issue_date=dt.date(2026, 11, 20))
+    with pytest.raises(ValidationFailed, match="20/11/2026"):
+        issue_invoice(actor=adv, invoice=draft_invoice(adv), issue_date=dt.date(2026, 11, 19))
+
+
+def test_one_invoice_per_customer_even_across_chunks(
+    adv: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from levier.billing import run as run_module
+
+    monkeypatch.setattr(run_module, "CHUNK", 1)
+    customer = CustomerFactory()
+    for _ in range(3):
+        make_contract(
+            adv, [contract_line("on_order", "100")], customer=customer, invoice_grouping="customer"
+        )
+    make_contract(adv, [contract_line("on_order", "100")])
+    run = run_billing(actor=adv, as_of=dt.date(2026, 1, 5))
+    assert run.drafts_count == 2
+    assert run.drafts.get(customer=customer).lines.count() == 3

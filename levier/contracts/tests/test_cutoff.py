@@ -186,7 +186,7 @@ def test_a_service_delivered_in_december_and_not_invoiced_is_accrued_with_its_va
 def test_an_invoice_issued_after_the_closing_date_does_not_clear_the_accrual(adv: User) -> None:
     contract = make_contract(adv, [contract_line("on_delivery", "6000")], start=dt.date(2026, 9, 1))
     record_delivery(actor=adv, line=only_line(contract), delivered_on=dt.date(2026, 12, 15))
-    run_billing(actor=adv, as_of=dt.date(2027, 1, 5), issue=True)
+    run_billing(actor=adv, as_of=dt.date(2027, 1, 5), issue=True, issue_date=dt.date(2027, 1, 5))
     assert compute_cutoff(dt.date(2026, 12, 31)).fae == D("6000.00")
     after = compute_cutoff(dt.date(2027, 1, 5))
     assert after.fae == D("0") and row(after, contract).invoiced == D("6000.00")
@@ -197,7 +197,9 @@ def test_recurring_in_arrears_accrues_the_elapsed_days_of_the_current_month(adv:
     contract = make_contract(
         adv, [contract_line("recurring", "1000", frequency="monthly", in_advance=False)]
     )
-    run_billing(actor=adv, as_of=dt.date(2026, 2, 28), issue=True)  # January and February
+    run_billing(
+        actor=adv, as_of=dt.date(2026, 2, 28), issue=True, issue_date=dt.date(2026, 2, 28)
+    )  # January and February
     cutoff = compute_cutoff(dt.date(2026, 3, 15))
     figures = row(cutoff, contract)
     # March 1–15 of 31 days: 1,000 × 15 ÷ 31 = 483.870… → 483.87; VAT 96.774 → 96.77.
@@ -253,7 +255,7 @@ def test_a_milestone_reached_but_not_invoiced_is_accrued(adv: User) -> None:
     assert compute_cutoff(dt.date(2026, 3, 9)).contracts == ()
     figures = row(compute_cutoff(dt.date(2026, 3, 31)), contract)
     assert (figures.fae, figures.fae_vat) == (D("3000.00"), D("600.00"))
-    run_billing(actor=adv, as_of=dt.date(2026, 3, 31), issue=True)
+    run_billing(actor=adv, as_of=dt.date(2026, 3, 31), issue=True, issue_date=dt.date(2026, 3, 31))
     figures = row(compute_cutoff(dt.date(2026, 3, 31)), contract)
     assert (figures.fae, figures.invoiced, figures.earned) == (D("0"), D("3000.00"), D("3000.00"))
     # The acceptance, reached in June and not invoiced, is the only accrual at 30/06.
@@ -269,7 +271,7 @@ def test_time_and_materials_delivered_but_not_invoiced_is_accrued(adv: User) -> 
     figures = row(compute_cutoff(dt.date(2026, 4, 30)), contract)
     assert (figures.fae, figures.fae_vat) == (D("10000.00"), D("2000.00"))
     assert compute_cutoff(dt.date(2026, 3, 31)).contracts == ()
-    run_billing(actor=adv, as_of=dt.date(2026, 4, 30), issue=True)
+    run_billing(actor=adv, as_of=dt.date(2026, 4, 30), issue=True, issue_date=dt.date(2026, 4, 30))
     figures = row(compute_cutoff(dt.date(2026, 4, 30)), contract)
     assert (figures.fae, figures.pca, figures.earned) == (D("0"), D("0"), D("10000.00"))
 
@@ -339,7 +341,7 @@ def a_bit_of_everything(adv: User) -> list[Contract]:
     record_delivery(
         actor=adv, line=staged.lines.get(mode="on_delivery"), delivered_on=dt.date(2026, 6, 3)
     )
-    run_billing(actor=adv, as_of=dt.date(2026, 4, 30), issue=True)
+    run_billing(actor=adv, as_of=dt.date(2026, 4, 30), issue=True, issue_date=dt.date(2026, 4, 30))
     run_billing(actor=adv, as_of=dt.date(2026, 7, 31))  # drafts only
     return [contract, arrears, advance, tm_contract, staged]
 

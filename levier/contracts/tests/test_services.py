@@ -103,7 +103,7 @@ def test_an_order_not_yet_validated_makes_no_contract(adv: User, commercial: Use
 
 def test_an_amendment_changes_future_periods_and_keeps_billed_ones(adv: User) -> None:
     contract = make_contract(adv, [contract_line("recurring", "1000", frequency="monthly")])
-    run_billing(actor=adv, as_of=dt.date(2026, 3, 1), issue=True)
+    run_billing(actor=adv, as_of=dt.date(2026, 3, 1), issue=True, issue_date=dt.date(2026, 3, 1))
     line = contract.lines.get()
     amendment = amend_contract(
         actor=adv,
@@ -182,3 +182,28 @@ def test_time_already_invoiced_cannot_be_changed(adv: User) -> None:
 def test_sales_cannot_create_contracts(commercial: User) -> None:
     with pytest.raises(PermissionDenied):
         make_contract(commercial, [contract_line("on_order", "10")])
+
+
+def test_an_amendment_cannot_reprice_days_already_invoiced(adv: User) -> None:
+    contract = make_contract(adv, [contract_line("recurring", "1000", frequency="monthly")])
+    run_billing(actor=adv, as_of=dt.date(2026, 3, 1))  # March billed in advance
+    line = contract.lines.get()
+    with pytest.raises(NotAllowed, match="31/03/2026"):
+        amend_contract(
+            actor=adv,
+            contract=contract,
+            effective_on=dt.date(2026, 3, 15),
+            reason="Hausse",
+            line_changes={line.pk: {"unit_price": "1200"}},
+        )
+    assert not Amendment.objects.exists()
+
+
+def test_notice_on_an_open_ended_contract_runs_the_notice_period(adv: User) -> None:
+    contract = make_contract(
+        adv, [contract_line("recurring", "100", frequency="monthly")], notice_months=3
+    )
+    noticed = give_notice(
+        actor=adv, contract=contract, given_on=dt.date(2026, 11, 28), reason="Fin"
+    )
+    assert noticed.end_date == dt.date(2027, 2, 28)
