@@ -22,6 +22,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 from email.utils import make_msgid, parseaddr
+from typing import Any
 
 from babel.dates import format_date
 from django.conf import settings
@@ -263,10 +264,24 @@ def pending_dispatches(older_than: dt.timedelta) -> QuerySet[InvoiceDispatch]:
 # --- sending ----------------------------------------------------------------------------------
 
 
+def _finish(row: InvoiceDispatch, **fields: Any) -> bool:
+    """Write the outcome only if this run still holds the row.
+
+    A claim that went stale may have been taken over, or the row replaced by "Send again"
+    (superseded): writing "failed" over that would make the sweeper send it once more.
+    """
+    done = InvoiceDispatch.objects.filter(
+        pk=row.pk, status=Status.SENDING, claimed_at=row.claimed_at
+    ).update(**fields)
+    if not done:
+        log.warning("sending %s was taken over meanwhile: its outcome is not recorded", row.pk)
+    return bool(done)
+
+
 def _record_failure(row: InvoiceDispatch, exc: BaseException) -> None:
     row.status = Status.FAILED
     row.error = _error_text(exc)
-    row.save(update_fields=["status", "error"])
+    _finish(row, status=row.status, error=row.error)
 
 
 def _send_email(row: InvoiceDispatch, invoice: Invoice, recipients: list[str]) -> str:
@@ -342,12 +357,12 @@ def send_invoice_dispatch(*, dispatch_id: int) -> None:
         row.error = ""
         if row.channel == InvoiceChannel.POST:
             row.status = Status.TO_PRINT
-            row.save(update_fields=["status", "error"])
+            _finish(row, status=row.status, error="")
             log.info("%s is ready to print and post", invoice.number)
             return
         row.status = Status.SENT
         row.sent_at = timezone.now()
-        row.save(update_fields=["status", "error", "sent_at", "external_id"])
+        _finish(row, status=row.status, error="", sent_at=row.sent_at, external_id=row.external_id)
         record_event(
             actor=None,
             verb=Verb.SEND,

@@ -589,3 +589,20 @@ def test_without_automatic_sending_issuing_queues_nothing(
     settings.LEVIER_AUTO_SEND_INVOICES = False
     issued(adv, durand)
     assert not InvoiceDispatch.objects.exists()
+
+
+def test_a_run_whose_row_was_replaced_meanwhile_does_not_write_its_outcome(
+    durand: Customer, adv: User
+) -> None:
+    from levier.billing import jobs_sending
+
+    invoice = issued(adv, durand)
+    row = InvoiceDispatch.objects.get(invoice=invoice)
+    claimed = jobs_sending._claim(row.pk)
+    assert claimed is not None
+    held, _recipients = claimed
+    # "Send again" replaced it while the SMTP server was slow to answer.
+    InvoiceDispatch.objects.filter(pk=row.pk).update(status="superseded")
+    jobs_sending._record_failure(held, OSError("connection reset"))
+    row.refresh_from_db()
+    assert (row.status, row.error) == ("superseded", "")
