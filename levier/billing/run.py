@@ -94,6 +94,12 @@ def preview(as_of: dt.date, contracts: QuerySet[Contract] | None = None) -> list
     return result
 
 
+def _shared_po(group: Group) -> str:
+    """The customer's PO on a grouped invoice, when all its contracts quote the same one."""
+    numbers = {billing.contract.po_number for billing in group.billings}
+    return numbers.pop() if len(numbers) == 1 else ""
+
+
 def _spec(group: Group) -> DraftSpec:
     items = group.items
     contract = group.contract
@@ -108,7 +114,7 @@ def _spec(group: Group) -> DraftSpec:
         lines=lines,
         billable_on=min(item.billable_on for item in items),
         service_date=max(item.billable_on for item in items),
-        po_number=contract.po_number if contract else "",
+        po_number=contract.po_number if contract else _shared_po(group),
         contract=contract,
         order=contract.order if contract else None,
         line_extras=[

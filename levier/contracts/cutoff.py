@@ -67,7 +67,7 @@ from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
 from levier.billing.choices import DocumentKind, InvoiceStatus
-from levier.billing.models import Invoice, InvoiceLine
+from levier.billing.models import InvoiceLine
 from levier.catalog.choices import InvoicingMode
 from levier.contracts.models import Contract, ContractLine, Milestone, TimeEntry
 from levier.contracts.schedule import _line_end, _line_start, _prorated_price
@@ -188,24 +188,35 @@ def _deferred(net: Decimal, start: dt.date, end: dt.date, as_of: dt.date) -> Dec
     return _part(net, after, (end - start).days + 1)
 
 
+# The contract an invoice line counts under: the one its billed item belongs to, else its
+# document's, else (credit notes) the credited invoice's.
+LINE_CONTRACT = Coalesce(
+    "contract_line__contract_id", "invoice__contract_id", "invoice__credited_invoice__contract_id"
+)
+
+
 def _invoiced(as_of: dt.date, figures: Mapping[int | None, _Figures]) -> None:
-    """Issued invoices minus issued credit notes, HT, per contract (one grouped query)."""
+    """Issued invoices minus issued credit notes, HT, per contract (one grouped query).
+
+    Counted by line, each under the contract its line bills: an invoice grouping several
+    contracts of one customer splits between them.
+    """
     rows = (
-        Invoice.objects.filter(_issued_on_or_before(as_of))
-        .annotate(cid=Coalesce("contract_id", "credited_invoice__contract_id"))
-        .values("cid", "kind")
-        .annotate(total=Sum("total_net"))
+        InvoiceLine.objects.filter(_issued_on_or_before(as_of, "invoice__"))
+        .annotate(cid=LINE_CONTRACT)
+        .values("cid", "invoice__kind")
+        .annotate(total=Sum("net_amount"))
         .order_by()
     )
     for row in rows:
-        sign = -1 if row["kind"] == DocumentKind.CREDIT_NOTE else 1
+        sign = -1 if row["invoice__kind"] == DocumentKind.CREDIT_NOTE else 1
         figures[row["cid"]].invoiced += sign * (row["total"] or ZERO)
 
 
 def _pca(as_of: dt.date, figures: Mapping[int | None, _Figures]) -> None:
     """Deferred revenue per contract: lines with a period, then credit notes without one."""
     issued = _issued_on_or_before(as_of, "invoice__")
-    contract_of = Coalesce("invoice__contract_id", "invoice__credited_invoice__contract_id")
+    contract_of = LINE_CONTRACT
     with_period = (
         InvoiceLine.objects.filter(issued, period_start__isnull=False, period_end__gt=as_of)
         .annotate(cid=contract_of)

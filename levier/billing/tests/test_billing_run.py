@@ -393,3 +393,29 @@ def test_one_invoice_per_customer_even_across_chunks(
     run = run_billing(actor=adv, as_of=dt.date(2026, 1, 5))
     assert run.drafts_count == 2
     assert run.drafts.get(customer=customer).lines.count() == 3
+
+
+def test_a_grouped_invoice_keeps_the_shared_po_and_counts_under_each_contract(
+    adv: User,
+) -> None:
+    from levier.contracts.cutoff import compute_cutoff
+
+    customer = CustomerFactory()
+    first, second = (
+        make_contract(
+            adv,
+            [contract_line("on_order", price)],
+            customer=customer,
+            invoice_grouping="customer",
+            po_number="BC-77",
+        )
+        for price in ("100", "250")
+    )
+    run = run_billing(
+        actor=adv, as_of=dt.date(2026, 1, 5), issue=True, issue_date=dt.date(2026, 1, 5)
+    )
+    assert run.drafts.get().po_number == "BC-77"
+    invoiced = {
+        row.contract_id: row.invoiced for row in compute_cutoff(dt.date(2026, 1, 31)).contracts
+    }
+    assert invoiced == {first.pk: D("100.00"), second.pk: D("250.00")}
