@@ -11,6 +11,7 @@ import datetime as dt
 import multiprocessing
 import os
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from django.db import connection, connections
@@ -41,9 +42,10 @@ def _issue_slice(ids: list[int], adv_id: int, failures: multiprocessing.Queue) -
 
 
 @pytest.mark.django_db(transaction=True)
-def test_four_processes_issuing_at_once_get_distinct_consecutive_numbers() -> None:
+def test_four_processes_issuing_at_once_get_distinct_consecutive_numbers(settings: Any) -> None:
     if connection.vendor != "postgresql":
         pytest.skip("the concurrency test runs on PostgreSQL (set DATABASE_URL)")
+    settings.LEVIER_AUTO_SEND_INVOICES = False  # numbering only: the forks inherit it
     adv = User.objects.create_user("adv.concurrent", password="x-long-password-123", role=Role.ADV)
     customer = CustomerFactory()
     series = default_series(DocumentKind.INVOICE)
