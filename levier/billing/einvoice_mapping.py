@@ -14,6 +14,7 @@ from __future__ import annotations
 from levier.billing.choices import DocumentKind, InvoiceStatus, NatureOfOperations
 from levier.billing.models import Invoice
 from levier.einvoice import model as en
+from levier.lib.identifiers import creditor_reference
 
 # UN/ECE Recommendation 20 unit codes for Levier's units.
 UNIT_CODES = {
@@ -127,7 +128,7 @@ def to_einvoice(
             due_date=invoice.due_date,
             iban=iban,
             bic=bic,
-            payment_reference=invoice.number,
+            payment_reference=creditor_reference(invoice.number),
         ),
         notes=legal_notes,
         currency=invoice.currency,

@@ -42,6 +42,7 @@ from levier.billing.platform import PlatformError, get_platform, platform_label
 from levier.customers.choices import InvoiceChannel
 from levier.customers.models import Customer
 from levier.jobs import job
+from levier.lib.identifiers import creditor_reference
 
 log = logging.getLogger(__name__)
 
@@ -157,8 +158,8 @@ def email_context(invoice: Invoice, profile: CompanyProfile) -> dict[str, object
         "iban": _grouped_iban(profile.iban),
         "bic": profile.bic,
         "bank_name": profile.bank_name,
-        # BT-83, what the Factur-X XML asks the payer to quote: the document number.
-        "payment_reference": invoice.number,
+        # BT-83, what the Factur-X XML asks the payer to quote: the RF creditor reference.
+        "payment_reference": creditor_reference(invoice.number or ""),
     }
 
 

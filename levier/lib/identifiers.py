@@ -15,7 +15,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from schwifty import BIC, IBAN
 from schwifty.exceptions import SchwiftyException
-from stdnum import luhn
+from stdnum import iso11649, luhn
 from stdnum.eu import vat as eu_vat
 from stdnum.exceptions import (
     InvalidChecksum,
@@ -26,6 +26,7 @@ from stdnum.exceptions import (
 )
 from stdnum.fr import siren as fr_siren
 from stdnum.fr import siret as fr_siret
+from stdnum.iso7064 import mod_97_10
 
 # Display names of the identifier kinds; `IdentifierError.kind` keeps the English key.
 _KIND_LABELS: dict[str, Promise] = {
@@ -163,3 +164,17 @@ def fake_siret(rng: random.Random, siren: str) -> str:
         if fr_siret.is_valid(candidate):
             return candidate
     raise RuntimeError("could not build a SIRET")  # pragma: no cover - Luhn always has a digit
+
+
+def creditor_reference(text: str) -> str:
+    """The ISO 11649 structured creditor reference (RF…) for a document number.
+
+    "F2026-000123" → "RF86F2026000123": letters and digits of the number, after "RF" and two
+    check digits (ISO 7064 mod 97-10, as python-stdnum checks them). Payers who quote it
+    let the bank matching find the invoice even when they mistype the rest.
+    """
+    body = "".join(ch for ch in text.upper() if ch.isascii() and ch.isalnum())[:21]
+    if not body:
+        raise IdentifierError("RF", "format", gettext("letters or digits expected"))
+    reference = f"RF{mod_97_10.calc_check_digits(body + 'RF')}{body}"
+    return str(iso11649.validate(reference))

@@ -32,6 +32,7 @@ from levier.customers.tests.factories import CustomerFactory, DeliveryAddressFac
 from levier.einvoice.cii import NSMAP as CII
 from levier.einvoice.ubl import NSMAP as UBL
 from levier.einvoice.validation import errors, validate_cii, validate_ubl
+from levier.lib.identifiers import creditor_reference
 from levier.sales.tests.factories import line
 
 pytestmark = pytest.mark.django_db
@@ -128,7 +129,7 @@ def test_the_pdf_of_an_issued_invoice_prints_every_legal_mention(adv: User) -> N
         # payment
         "IBAN FR76 3000 6000 0112 3456 7890 189",
         "BIC AGRIFRPP",
-        f"Référence à rappeler {invoice.number}",
+        f"Référence à rappeler {creditor_reference(invoice.number or '')}",
         "Conditions 30 jours net",
         # L441-9 and D441-5
         flat(profile.late_penalty_text),

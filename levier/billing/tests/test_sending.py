@@ -171,7 +171,7 @@ def test_issued_invoice_is_emailed_to_accounts_payable_with_its_facturx_pdf(
         "Merci de régler cette facture au plus tard le 27 décembre 2026 par virement :",
         "IBAN : FR76 3000 6000 0112 3456 7890 189",
         "BIC : AGRIFRPP",
-        "Référence de paiement à indiquer : F2026-000001",
+        "Référence de paiement à indiquer : RF82F2026000001",
         "Factur-X",
     ]:
         assert expected in text, expected

@@ -84,3 +84,16 @@ def test_iban_with_wrong_check_digits_is_refused() -> None:
 def test_bic_of_wrong_length_is_refused() -> None:
     with pytest.raises(IdentifierError, match=r"^BIC :"):
         identifiers.clean_bic("BNPAFR")
+
+
+def test_an_invoice_number_gives_a_valid_iso11649_creditor_reference() -> None:
+    from stdnum import iso11649
+
+    from levier.lib.identifiers import creditor_reference
+
+    reference = creditor_reference("F2026-000123")
+    assert reference == "RF86F2026000123"
+    assert iso11649.is_valid(reference)
+    assert creditor_reference("av2026 000001").startswith("RF") and iso11649.is_valid(
+        creditor_reference("av2026 000001")
+    )
