@@ -158,6 +158,7 @@ INSTALLED_APPS = [
     "levier.sales",
     "levier.billing",
     "levier.contracts",
+    "levier.collections",
     "levier.demo",
     "levier.web",
 ]

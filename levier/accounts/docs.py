@@ -35,6 +35,7 @@ ACTION_LABELS: dict[Action, Promise] = {
     Action.RUN_BILLING: _("Run the billing engine (drafts from what is billable)"),
     Action.SEND_INVOICE: _("Send or resend issued invoices and credit notes"),
     Action.MANAGE_COMPANY: _("Edit the company's legal identity printed on invoices"),
+    Action.IMPORT_BANK_STATEMENTS: _("Import bank statements (camt.053, CFONB 120, OFX)"),
     Action.MANAGE_RULES: _("Edit validation rules and procedure sheets"),
     Action.MANAGE_USERS: _("Manage users and their roles"),
 }

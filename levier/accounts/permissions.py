@@ -38,6 +38,7 @@ class Action(StrEnum):
     RUN_BILLING = "run_billing"  # run the billing engine: drafts from what is billable
     SEND_INVOICE = "send_invoice"  # send or resend issued documents on the customer's channel
     MANAGE_COMPANY = "manage_company"  # the seller's legal identity printed on invoices
+    IMPORT_BANK_STATEMENTS = "import_bank_statements"  # camt.053, CFONB 120, OFX files in
     MANAGE_RULES = "manage_rules"  # approval rules and procedure sheets
     MANAGE_USERS = "manage_users"
 
@@ -71,6 +72,7 @@ MATRIX: dict[Action, frozenset[Role]] = {
     Action.RUN_BILLING: frozenset({_A}),
     Action.SEND_INVOICE: frozenset({_A, _K}),
     Action.MANAGE_COMPANY: frozenset({_ADM}),
+    Action.IMPORT_BANK_STATEMENTS: frozenset({_K}),
     Action.MANAGE_RULES: frozenset({_ADM}),
     Action.MANAGE_USERS: frozenset({_ADM}),
 }
