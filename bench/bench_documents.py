@@ -29,7 +29,6 @@ import os
 import random
 import sys
 import time
-from decimal import Decimal
 from itertools import islice
 from pathlib import Path
 from statistics import median
@@ -42,25 +41,6 @@ from _common import BenchDatabase, arguments, run_each_database, table, write_re
 WARMUP = 3
 CUSTOMERS = 50
 PROFILED = 20  # documents timed stage by stage (HTML, PDF/A, embedding)
-# A seller whose SIREN and SIRET pass their check digits (the EN 16931 model refuses others).
-SELLER: dict[str, Any] = {
-    "legal_name": "Levier Conseil",
-    "legal_form": "SAS",
-    "share_capital": Decimal("50000"),
-    "siren": "404833048",
-    "siret": "40483304800014",
-    "vat_number": "FR83404833048",
-    "rcs_city": "Paris",
-    "naf_code": "6202A",
-    "address_line1": "12 rue de la Paix",
-    "postcode": "75002",
-    "city": "Paris",
-    "email": "adv@levier.example",
-    "phone": "01 23 45 67 89",
-    "iban": "FR7630006000011234567890189",
-    "bic": "AGRIFRPP",
-    "bank_name": "Crédit Agricole",
-}
 
 
 def main() -> None:
@@ -77,8 +57,8 @@ def main() -> None:
 
 def issue_invoices(count: int) -> float:
     """Issue `count` invoices of 3 catalogue lines through the services; returns seconds."""
-    from levier.billing.models import CompanyProfile
     from levier.billing.services import create_draft_invoice, issue_invoice
+    from levier.billing.tests.factories import complete_company_profile
     from levier.customers.models import Customer
     from levier.demo.company import (
         CustomerGenerator,
@@ -90,7 +70,7 @@ def issue_invoices(count: int) -> float:
     rng = random.Random(2026)
     cast = create_users()
     products = create_catalog(cast)
-    CompanyProfile.objects.update_or_create(pk=1, defaults=SELLER)
+    complete_company_profile()  # a seller whose identifiers pass their check digits
     bulk_create_customers(CustomerGenerator(rng), CUSTOMERS, cast.by_role("commercial"))
     # French customers only, no PO requirement: every invoice issues and has an e-invoice
     # (a foreign customer would need an electronic address the master does not hold yet).

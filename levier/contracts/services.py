@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from levier.accounts.models import User
 from levier.accounts.permissions import Action, require
 from levier.audit.choices import Verb
-from levier.audit.services import record_event
+from levier.audit.services import record_event, snapshot
 from levier.billing.models import InvoiceLine
 from levier.catalog.choices import InvoicingMode
 from levier.contracts.choices import (
@@ -187,8 +187,6 @@ def _create_lines(contract: Contract, parsed: Sequence[ContractLineData], first:
 
 def contract_snapshot(contract: Contract) -> dict[str, Any]:
     """The whole contract as plain JSON: what an amendment keeps of the state after it."""
-    from levier.audit.services import snapshot
-
     return {
         "header": snapshot(contract, [*HEADER_FIELDS, "start_date", "signed_on"]),
         "lines": [
