@@ -159,6 +159,7 @@ INSTALLED_APPS = [
     "levier.billing",
     "levier.contracts",
     "levier.collections",
+    "levier.integrations",
     "levier.demo",
     "levier.web",
 ]

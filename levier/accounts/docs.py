@@ -36,6 +36,12 @@ ACTION_LABELS: dict[Action, Promise] = {
     Action.SEND_INVOICE: _("Send or resend issued invoices and credit notes"),
     Action.MANAGE_COMPANY: _("Edit the company's legal identity printed on invoices"),
     Action.IMPORT_BANK_STATEMENTS: _("Import bank statements (camt.053, CFONB 120, OFX)"),
+    Action.RECORD_PAYMENT: _("Record a payment received (cheque, card, transfer)"),
+    Action.MATCH_PAYMENTS: _("Match payments to invoices, confirm, split or unmatch them"),
+    Action.RUN_DUNNING: _("Run and preview reminders, handle collection tasks"),
+    Action.MANAGE_DUNNING: _("Edit dunning scenarios, their texts and the interest rate table"),
+    Action.MANAGE_DISPUTES: _("Open, resolve and close disputes"),
+    Action.FOLLOW_UP_ACCOUNT: _("Record promises to pay and call notes, send account statements"),
     Action.MANAGE_RULES: _("Edit validation rules and procedure sheets"),
     Action.MANAGE_USERS: _("Manage users and their roles"),
 }

@@ -39,6 +39,12 @@ class Action(StrEnum):
     SEND_INVOICE = "send_invoice"  # send or resend issued documents on the customer's channel
     MANAGE_COMPANY = "manage_company"  # the seller's legal identity printed on invoices
     IMPORT_BANK_STATEMENTS = "import_bank_statements"  # camt.053, CFONB 120, OFX files in
+    RECORD_PAYMENT = "record_payment"  # enter a cheque, card or transfer received by hand
+    MATCH_PAYMENTS = "match_payments"  # match, confirm, split and unmatch payments (lettrage)
+    RUN_DUNNING = "run_dunning"  # run the reminders, preview them, handle collection tasks
+    MANAGE_DUNNING = "manage_dunning"  # dunning scenarios, their texts, the interest rates
+    MANAGE_DISPUTES = "manage_disputes"  # open, resolve and close disputes
+    FOLLOW_UP_ACCOUNT = "follow_up_account"  # promises to pay, call notes, account statements
     MANAGE_RULES = "manage_rules"  # approval rules and procedure sheets
     MANAGE_USERS = "manage_users"
 
@@ -73,6 +79,12 @@ MATRIX: dict[Action, frozenset[Role]] = {
     Action.SEND_INVOICE: frozenset({_A, _K}),
     Action.MANAGE_COMPANY: frozenset({_ADM}),
     Action.IMPORT_BANK_STATEMENTS: frozenset({_K}),
+    Action.RECORD_PAYMENT: frozenset({_K}),
+    Action.MATCH_PAYMENTS: frozenset({_K}),
+    Action.RUN_DUNNING: frozenset({_K}),
+    Action.MANAGE_DUNNING: frozenset({_K, _ADM}),
+    Action.MANAGE_DISPUTES: frozenset({_C, _A, _K}),
+    Action.FOLLOW_UP_ACCOUNT: frozenset({_C, _A, _K, _D}),
     Action.MANAGE_RULES: frozenset({_ADM}),
     Action.MANAGE_USERS: frozenset({_ADM}),
 }

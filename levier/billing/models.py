@@ -143,6 +143,12 @@ class Invoice(models.Model):
     )
     # --- working fields (not legal content) ----------------------------------------------
     notes = models.TextField(blank=True)
+    # What the customer still owes (kpis.md): total TTC − credit notes − allocations. Set at
+    # issue, kept current by credit notes and payment matching; null on drafts, 0 on credit
+    # notes (they act through the invoice they credit). Negative: credited after being paid.
+    open_amount = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    # The date the open amount last reached zero (payment received_on or credit note date).
+    settled_on = models.DateField(null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
@@ -150,11 +156,20 @@ class Invoice(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     # Fields an issued document may still change: nothing legal.
-    MUTABLE_WHEN_ISSUED = frozenset({"notes", "updated_at"})
+    MUTABLE_WHEN_ISSUED = frozenset({"notes", "updated_at", "open_amount", "settled_on"})
 
     class Meta:
         ordering = ["-issue_date", "-number"]
-        indexes = [models.Index(fields=["customer", "status"]), models.Index(fields=["issue_date"])]
+        indexes = [
+            models.Index(fields=["customer", "status"]),
+            models.Index(fields=["issue_date"]),
+            # Open items (matching, dunning, aged balance) without scanning settled invoices.
+            models.Index(
+                fields=["customer", "due_date"],
+                condition=models.Q(status="issued", kind="invoice") & ~models.Q(open_amount=0),
+                name="open_items",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.number or f"brouillon #{self.pk}"

@@ -32,6 +32,7 @@ from levier.billing.numbering import allocate_numbers, default_series
 from levier.billing.sending import queue_invoice_dispatches
 from levier.billing.transitions import check_invoice_transition
 from levier.catalog.models import Product
+from levier.collections.balances import refresh_open_amounts
 from levier.contracts.models import Contract
 from levier.customers.models import Customer, DeliveryAddress
 from levier.lib.errors import DomainError, NotAllowed, ValidationFailed
@@ -525,11 +526,16 @@ def issue_invoices(
             invoice.previous_hash, chain.canonical_content(invoice, lines[invoice.pk])
         )
         invoice.status = InvoiceStatus.ISSUED
+        invoice.open_amount = ZERO if is_credit else invoice.total_gross
         invoice.issued_at, invoice.issued_by, invoice.updated_at = now, actor, now
         head.length, head.last_hash = invoice.chain_index, invoice.content_hash
     # The stored status is still "draft": neither the model guard nor the triggers object.
-    _update_from_values(ready, ISSUED_FIELDS)
+    _update_from_values(ready, [*ISSUED_FIELDS, "open_amount"])
     head.save(update_fields=["length", "last_hash"])
+    credited = [i.credited_invoice_id for i in ready if i.credited_invoice_id is not None]
+    if credited:
+        # The credited invoices are locked above (_credit_check): their open amounts fall.
+        refresh_open_amounts(credited)
     record_events(
         actor=actor,
         verb=Verb.TRANSITION,

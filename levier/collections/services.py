@@ -12,6 +12,7 @@ from levier.accounts.permissions import Action, require
 from levier.audit.choices import Verb
 from levier.audit.services import record_event
 from levier.collections.models import BankTransaction, StatementFile
+from levier.collections.payments import create_payments_for_transactions
 from levier.collections.statements.detect import parse_statement_file
 from levier.collections.statements.keys import fingerprints
 
@@ -27,6 +28,7 @@ class ImportReport:
     statements: int = 0
     lines_imported: int = 0
     lines_already_known: int = 0
+    payments: int = 0
     warnings: list[str] = field(default_factory=list)
     error: str = ""
 
@@ -37,6 +39,7 @@ class ImportReport:
             "statements": self.statements,
             "lines_imported": self.lines_imported,
             "lines_already_known": self.lines_already_known,
+            "payments": self.payments,
             "warnings": self.warnings,
             "error": self.error or None,
         }
@@ -108,6 +111,8 @@ def import_statement_file(*, actor: User, data: bytes, filename: str) -> ImportR
         if key not in known
     ]
     BankTransaction.objects.bulk_create(new, batch_size=1000)
+    # Credit lines become payments (PostgreSQL and SQLite return the new ids).
+    report.payments = len(create_payments_for_transactions(actor=actor, lines=new))
     report.lines_imported = len(new)
     report.lines_already_known = total - len(new)
     stored.lines_imported, stored.lines_already_known = (

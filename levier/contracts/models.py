@@ -126,6 +126,11 @@ class Contract(models.Model):
     base_index_month = models.DateField(_("base index month (S0)"), null=True, blank=True)
     # The anniversary of the last revision applied (None: never revised).
     last_revision_on = models.DateField(null=True, blank=True)
+    # Late-payment interest agreed in the contract (% a year); None: the legal default,
+    # ECB rate + 10 points (levier.collections.interest).
+    late_interest_rate = models.DecimalField(
+        _("late-payment interest (% a year)"), max_digits=5, decimal_places=2, null=True, blank=True
+    )
     # --- life -------------------------------------------------------------------------
     version = models.PositiveSmallIntegerField(default=0)  # number of amendments
     notice_given_on = models.DateField(null=True, blank=True)

@@ -91,5 +91,5 @@ def test_the_command_reports_one_json_object_per_file_and_fails_on_a_rejected_on
     assert reports[0]["error"] is None and "ko.txt" in reports[1]["error"]
     assert set(reports[0]) == {
         "file", "format", "statements", "lines_imported", "lines_already_known", "warnings",
-        "error",
+        "error", "payments",
     }  # fmt: skip
