@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 from django.db import transaction
 
 from levier.accounts.models import User
-from levier.accounts.permissions import Action, require
+from levier.accounts.permissions import Action, can, require
 from levier.audit.choices import Verb
 from levier.audit.services import record_event
+from levier.collections.matching import match_payments
 from levier.collections.models import BankTransaction, StatementFile
 from levier.collections.payments import create_payments_for_transactions
 from levier.collections.statements.detect import parse_statement_file
@@ -29,6 +30,9 @@ class ImportReport:
     lines_imported: int = 0
     lines_already_known: int = 0
     payments: int = 0
+    # What the matcher did with the new payments (levier.collections.matching).
+    matched_automatically: int = 0
+    proposals: int = 0
     warnings: list[str] = field(default_factory=list)
     error: str = ""
 
@@ -40,6 +44,8 @@ class ImportReport:
             "lines_imported": self.lines_imported,
             "lines_already_known": self.lines_already_known,
             "payments": self.payments,
+            "matched_automatically": self.matched_automatically,
+            "proposals": self.proposals,
             "warnings": self.warnings,
             "error": self.error or None,
         }
@@ -112,7 +118,8 @@ def import_statement_file(*, actor: User, data: bytes, filename: str) -> ImportR
     ]
     BankTransaction.objects.bulk_create(new, batch_size=1000)
     # Credit lines become payments (PostgreSQL and SQLite return the new ids).
-    report.payments = len(create_payments_for_transactions(actor=actor, lines=new))
+    payments = create_payments_for_transactions(actor=actor, lines=new)
+    report.payments = len(payments)
     report.lines_imported = len(new)
     report.lines_already_known = total - len(new)
     stored.lines_imported, stored.lines_already_known = (
@@ -126,4 +133,10 @@ def import_statement_file(*, actor: User, data: bytes, filename: str) -> ImportR
         instance=stored,
         changes={"format": fmt, "lines": report.lines_imported, "sha256": digest},
     )
+    # The new payments are matched at once, in the import's transaction; an importer who
+    # may not match leaves them to someone who may (`levier match-payments`).
+    if payments and can(actor, Action.MATCH_PAYMENTS):
+        matched = match_payments(actor=actor, payment_ids=[p.pk for p in payments])
+        report.matched_automatically = matched.matched_automatically
+        report.proposals = matched.proposals
     return report

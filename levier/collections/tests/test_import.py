@@ -91,5 +91,13 @@ def test_the_command_reports_one_json_object_per_file_and_fails_on_a_rejected_on
     assert reports[0]["error"] is None and "ko.txt" in reports[1]["error"]
     assert set(reports[0]) == {
         "file", "format", "statements", "lines_imported", "lines_already_known", "warnings",
-        "error", "payments",
+        "error", "payments", "matched_automatically", "proposals",
     }  # fmt: skip
+
+
+def test_the_command_prints_what_the_matcher_did(compta: User, tmp_path: Path) -> None:
+    path = tmp_path / "j1.xml"
+    path.write_bytes(camt(MONDAY, TUESDAY))
+    out = io.StringIO()
+    call_command("bank_import", str(path), stdout=out)
+    assert "2 payment(s): 0 matched automatically, 0 proposal(s) to review" in out.getvalue()

@@ -1,7 +1,9 @@
 """`levier bank-import FILE… [--json] [--user U]`: statements in, each file all or nothing.
 
 With --json: one object per file (file, format, statements, lines_imported,
-lines_already_known, warnings, error). Exit status 1 when any file was rejected.
+lines_already_known, payments, matched_automatically, proposals, warnings, error). The new
+payments are matched at once (`levier.collections.matching`). Exit status 1 when any file
+was rejected.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.translation import gettext as _
 
 from levier.accounts.commands import command_actor
 from levier.accounts.permissions import Action, PermissionDenied
@@ -57,6 +60,18 @@ class Command(BaseCommand):
                     f"{r.file} ({r.format}) : {r.statements} relevé(s), {r.lines_imported} "
                     f"ligne(s) importée(s), {r.lines_already_known} déjà connue(s)"
                 )
+                if r.payments:
+                    self.stdout.write(
+                        _(
+                            "  %(payments)s payment(s): %(matched)s matched automatically, "
+                            "%(proposals)s proposal(s) to review"
+                        )
+                        % {
+                            "payments": r.payments,
+                            "matched": r.matched_automatically,
+                            "proposals": r.proposals,
+                        }
+                    )
                 for warning in r.warnings:
                     self.stdout.write(f"  attention : {warning}")
         rejected = [r for r in reports if r.error]

@@ -1,0 +1,378 @@
+"""The matching rules, as a pure function of the payments and the open items.
+
+No query here: `match_payments` loads everything once, `propose` decides in memory, which is
+what lets a run over 20,000 payments take seconds and lets the rules be tested (and fuzzed)
+without a database. Money is in cents (int) inside, Decimal at the edges.
+
+Order of the rules, most certain first:
+
+1. the payer quoted invoices (an RF creditor reference or the invoice number);
+2. the payer is known (the payment's customer, an IBAN, a name) and the amount says which of
+   its open invoices: one with exactly that amount, a unique combination, the oldest one;
+3. otherwise nothing, except a payer-only proposal so the screen shows who paid.
+
+All payments quoting a reference are settled before any payment is guessed from the payer,
+so a guess never takes an invoice another payment names. Every proposal consumes what it
+allocates from the run's copy of the open amounts: two payments never share the same euro.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.utils.translation import gettext as _
+
+from levier.collections.choices import MatchReason
+from levier.collections.matching.payers import Evidence, Payer, PayerIndex, unique_subset
+from levier.collections.matching.references import Quote, ReferenceIndex
+from levier.collections.payments import CERTAIN, Portion
+
+# Confidences (two places, as stored). CERTAIN (0.95) and above are applied without a person.
+QUOTED_EXACT = Decimal("0.99")
+QUOTED_PARTIAL = Decimal("0.96")
+QUOTED_OVER = Decimal("0.90")
+QUOTED_SPREAD = Decimal("0.90")  # several quoted, paid less, no exact combination
+QUOTED_OTHER_PAYER = Decimal("0.80")  # the IBAN belongs to another customer
+QUOTED_SETTLED = Decimal("0.50")  # quoted, but already settled (a payment twice?)
+PAYER_AMOUNT = {True: Decimal("0.95"), False: Decimal("0.85")}  # strong payer evidence or not
+PAYER_SUM = {True: Decimal("0.95"), False: Decimal("0.80")}
+PAYER_SAME_AMOUNT = Decimal("0.70")
+PAYER_PARTIAL = Decimal("0.60")
+PAYER_OVER = Decimal("0.70")
+PAYER_ONLY = Decimal("0.50")
+# A bare number (no RF check digits) with an amount that differs from the invoice's is only
+# certain if the payer is that customer: a mistyped number names some other open invoice.
+CORROBORATING_NAME = 90.0
+# Combinations are looked for among the payer's oldest open invoices only.
+SUBSET_WINDOW = 25
+SUBSET_SIZE = 6
+
+
+def cents(amount: Decimal) -> int:
+    return int(amount * 100)
+
+
+def euros(amount: int) -> Decimal:
+    return Decimal(amount).scaleb(-2)
+
+
+def _money(amount: int) -> str:
+    return f"{euros(amount):.2f}"
+
+
+@dataclass(frozen=True)
+class OpenItem:
+    invoice_id: int
+    number: str
+    customer_id: int
+    open_amount: Decimal
+    due_date: dt.date | None
+
+
+@dataclass(frozen=True)
+class PaymentFacts:
+    """What the rules need of a payment; `already` are the invoices it is matched with."""
+
+    payment_id: int
+    amount: Decimal
+    allocated: Decimal = Decimal("0.00")
+    reference: str = ""
+    payer_name: str = ""
+    payer_iban: str = ""
+    customer_id: int | None = None
+    received_on: dt.date | None = None
+    currency: str = "EUR"
+    already: frozenset[int] = frozenset()
+
+    @property
+    def unallocated(self) -> Decimal:
+        return self.amount - self.allocated
+
+
+@dataclass(frozen=True)
+class Proposal:
+    payment_id: int
+    customer_id: int | None
+    reason: MatchReason
+    confidence: Decimal
+    explanation: str
+    portions: tuple[Portion, ...] = ()
+
+    @property
+    def certain(self) -> bool:
+        return bool(self.portions) and self.confidence >= CERTAIN
+
+    @property
+    def amount(self) -> Decimal:
+        return sum((p.amount for p in self.portions), Decimal("0.00"))
+
+
+class OpenItems:
+    """The open invoices and the customers, indexed for the rules (built once per run)."""
+
+    def __init__(
+        self,
+        items: Iterable[OpenItem],
+        customers: Iterable[tuple[int, str, str, str]] = (),
+        known_ibans: Iterable[tuple[str, int]] = (),
+    ) -> None:
+        """`customers`: (id, name, trade name, IBAN); `known_ibans`: (IBAN, customer id)."""
+        self.items = {item.invoice_id: item for item in items}
+        self.references = ReferenceIndex(
+            (item.invoice_id, item.number) for item in self.items.values()
+        )
+        self.payers = PayerIndex(customers, known_ibans)
+        by_customer: dict[int, list[OpenItem]] = {}
+        for item in self.items.values():
+            by_customer.setdefault(item.customer_id, []).append(item)
+        far = dt.date.max
+        self.by_customer = {
+            customer: [
+                i.invoice_id for i in sorted(its, key=lambda i: (i.due_date or far, i.invoice_id))
+            ]
+            for customer, its in by_customer.items()
+        }
+
+
+@dataclass
+class _Run:
+    """One call of `propose`: what its proposals have taken, which IBANs it learnt."""
+
+    index: OpenItems
+    payers: PayerIndex
+    consumed: dict[int, int] = field(default_factory=dict)
+
+    def left(self, invoice_id: int) -> int:
+        item = self.index.items[invoice_id]
+        return cents(item.open_amount) - self.consumed.get(invoice_id, 0)
+
+    def take(self, proposal: Proposal) -> Proposal:
+        for portion in proposal.portions:
+            self.consumed[portion.invoice_id] = self.consumed.get(portion.invoice_id, 0) + cents(
+                portion.amount
+            )
+        return proposal
+
+
+def propose(payments: Sequence[PaymentFacts], open_items: OpenItems) -> list[Proposal]:
+    """The best proposal for each EUR payment with money left, in the order given.
+
+    A payment gets no proposal when nothing identifies what it pays nor who paid it.
+    """
+    run = _Run(open_items, open_items.payers.fork())
+    todo = [p for p in payments if p.currency == "EUR" and p.unallocated > 0]
+    chronological = sorted(todo, key=lambda p: (p.received_on or dt.date.min, p.payment_id))
+    found: dict[int, Proposal] = {}
+    for payment in chronological:
+        quotes = open_items.references.find(payment.reference) if payment.reference else []
+        if quotes and all(q.invoice_id in payment.already for q in quotes):
+            # What is left after paying what it quoted is the customer's credit: a person
+            # decides what it pays, not a guess from the amount.
+            found[payment.payment_id] = _NOTHING
+        if not quotes or payment.payment_id in found:
+            continue
+        proposal = _by_reference(run, payment, quotes)
+        found[payment.payment_id] = run.take(proposal)
+        if proposal.certain and proposal.customer_id is not None:
+            run.payers.learn(payment.payer_iban, proposal.customer_id)
+    for payment in chronological:
+        if payment.payment_id in found:
+            continue
+        payer = run.payers.identify(
+            customer_id=payment.customer_id, iban=payment.payer_iban, name=payment.payer_name
+        )
+        guess = _by_payer(run, payment, payer) if payer is not None else None
+        if guess is not None:
+            found[payment.payment_id] = run.take(guess)
+    return [found[p.payment_id] for p in todo if found.get(p.payment_id, _NOTHING) is not _NOTHING]
+
+
+_NOTHING = Proposal(0, None, MatchReason.MANUAL, Decimal("0.00"), "")
+
+
+def _fill(run: _Run, invoice_ids: list[int], amount: int) -> list[Portion]:
+    """Up to `amount` on the invoices in that order, each up to what it still owes."""
+    portions = []
+    for invoice_id in invoice_ids:
+        if amount <= 0:
+            break
+        part = min(amount, run.left(invoice_id))
+        portions.append(Portion(invoice_id, euros(part)))
+        amount -= part
+    return portions
+
+
+def _by_reference(run: _Run, payment: PaymentFacts, quotes: list[Quote]) -> Proposal:
+    items = run.index.items
+    reason = (
+        MatchReason.CREDITOR_REFERENCE
+        if any(q.creditor_reference for q in quotes)
+        else MatchReason.INVOICE_NUMBER
+    )
+    quoted = ", ".join(q.text for q in quotes)
+    owner = items[quotes[0].invoice_id].customer_id
+    payable = [
+        q.invoice_id
+        for q in quotes
+        if q.invoice_id not in payment.already and run.left(q.invoice_id) > 0
+    ]
+    if not payable:
+        return Proposal(
+            payment.payment_id,
+            owner,
+            reason,
+            QUOTED_SETTLED,
+            _("%(quoted)s quoted, but already settled by another payment: to check by hand")
+            % {"quoted": quoted},
+        )
+    payable.sort(key=lambda i: (items[i].due_date or dt.date.max, i))
+    amount = cents(payment.unallocated)
+    total = sum(run.left(i) for i in payable)
+    subject = (
+        _("Creditor reference %(quoted)s quoted")
+        if reason == MatchReason.CREDITOR_REFERENCE
+        else _("Invoice number %(quoted)s quoted")
+    ) % {"quoted": quoted}
+    if amount == total:
+        portions = _fill(run, payable, amount)
+        confidence = QUOTED_EXACT
+        detail = _("amount equal to the open amount")
+    elif amount > total:
+        portions = _fill(run, payable, total)
+        confidence = QUOTED_OVER
+        detail = _("amount above the open amount: %(credit)s € kept as customer credit") % {
+            "credit": _money(amount - total)
+        }
+    elif len(payable) == 1:
+        portions = _fill(run, payable, amount)
+        confidence = QUOTED_PARTIAL
+        detail = _("amount below the open amount: partial payment, %(left)s € still open") % {
+            "left": _money(total - amount)
+        }
+    else:
+        subset = unique_subset([run.left(i) for i in payable], amount)
+        if subset is not None:
+            chosen = [payable[i] for i in subset]
+            portions = _fill(run, chosen, amount)
+            confidence = QUOTED_PARTIAL
+            detail = _("amount equal to %(count)s of the invoices quoted") % {"count": len(chosen)}
+        else:
+            portions = _fill(run, payable, amount)
+            confidence = QUOTED_SPREAD
+            detail = _("amount below the open amount: the oldest invoices first")
+    explanation = f"{subject}, {detail}"
+    customers = {items[p.invoice_id].customer_id for p in portions}
+    if (
+        reason == MatchReason.INVOICE_NUMBER
+        and amount != total
+        and confidence >= CERTAIN
+        and not _is_one_of(run.payers, payment, customers)
+    ):
+        confidence = QUOTED_OVER
+        explanation += _("; the payer is not recognised as that customer: to confirm")
+    payer = run.payers.identify(customer_id=payment.customer_id, iban=payment.payer_iban, name="")
+    if payer is not None and customers - {payer.customer_id}:
+        confidence = min(confidence, QUOTED_OTHER_PAYER)
+        explanation += _("; the money comes from another customer's account: to confirm")
+    return Proposal(
+        payment.payment_id,
+        items[portions[0].invoice_id].customer_id if portions else owner,
+        reason,
+        confidence,
+        explanation,
+        tuple(portions),
+    )
+
+
+def _is_one_of(payers: PayerIndex, payment: PaymentFacts, customers: set[int]) -> bool:
+    """Whether the payment's customer, IBAN or name says the payer is one of `customers`."""
+    if payment.customer_id is not None:
+        return payment.customer_id in customers
+    if payers.owners(payment.payer_iban) & customers:
+        return True
+    return any(payers.similarity(c, payment.payer_name) >= CORROBORATING_NAME for c in customers)
+
+
+def _who(payer: Payer) -> str:
+    if payer.evidence == Evidence.IBAN:
+        return _("Payer identified by its IBAN")
+    if payer.evidence == Evidence.CUSTOMER:
+        return _("Payer recorded on the payment")
+    return _("Payer identified by its name (%(score)s %% similar)") % {
+        "score": f"{payer.score:.0f}"
+    }
+
+
+def _by_payer(run: _Run, payment: PaymentFacts, payer: Payer) -> Proposal | None:
+    who = _who(payer)
+    strong = payer.strong
+    amount = cents(payment.unallocated)
+    open_ids = [
+        i
+        for i in run.index.by_customer.get(payer.customer_id, [])
+        if i not in payment.already and run.left(i) > 0
+    ]
+
+    def proposal(
+        reason: MatchReason, confidence: Decimal, detail: str, portions: list[Portion]
+    ) -> Proposal:
+        return Proposal(
+            payment.payment_id,
+            payer.customer_id,
+            reason,
+            confidence,
+            f"{who}, {detail}",
+            tuple(portions),
+        )
+
+    exact = [i for i in open_ids if run.left(i) == amount]
+    if len(exact) == 1:
+        return proposal(
+            MatchReason.PAYER_EXACT_AMOUNT,
+            PAYER_AMOUNT[strong],
+            _("one open invoice of exactly this amount"),
+            _fill(run, exact, amount),
+        )
+    if exact:
+        return proposal(
+            MatchReason.PAYER_EXACT_AMOUNT,
+            PAYER_SAME_AMOUNT,
+            _("%(count)s open invoices of this amount: the oldest due") % {"count": len(exact)},
+            _fill(run, exact[:1], amount),
+        )
+    window = open_ids[:SUBSET_WINDOW]
+    subset = unique_subset([run.left(i) for i in window], amount, max_size=SUBSET_SIZE)
+    if subset is not None:
+        return proposal(
+            MatchReason.PAYER_SEVERAL_INVOICES,
+            PAYER_SUM[strong],
+            _("the amount is the sum of %(count)s open invoices") % {"count": len(subset)},
+            _fill(run, [window[i] for i in subset], amount),
+        )
+    total = sum(run.left(i) for i in open_ids)
+    if open_ids and amount < run.left(open_ids[0]):
+        return proposal(
+            MatchReason.PAYER_PARTIAL,
+            PAYER_PARTIAL,
+            _("amount below the oldest open invoice: partial payment"),
+            _fill(run, open_ids[:1], amount),
+        )
+    if open_ids and amount > total:
+        return proposal(
+            MatchReason.PAYER_OVERPAYMENT,
+            PAYER_OVER,
+            _("amount above all that is open: %(credit)s € kept as customer credit")
+            % {"credit": _money(amount - total)},
+            _fill(run, open_ids, total),
+        )
+    if payment.customer_id is not None:
+        return None  # the payer is already on the payment: a proposal would add nothing
+    detail = (
+        _("no combination of its open invoices makes this amount: to match by hand")
+        if open_ids
+        else _("no open invoice: the payment stays as customer credit")
+    )
+    return proposal(MatchReason.MANUAL, PAYER_ONLY, detail, [])

@@ -1,0 +1,203 @@
+"""Who paid: by the IBAN the money came from, else by a name that looks like a customer's.
+
+An IBAN is strong evidence (the customer master's, or one a payment already matched to the
+customer came from); an IBAN several customers share (a group paying for its subsidiaries)
+is no evidence at all. A name is only probable: banks truncate, upper-case and misspell it,
+so it never lets the matcher allocate on its own.
+"""
+
+from __future__ import annotations
+
+import copy
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from rapidfuzz import fuzz, process
+
+from levier.customers.matching import normalize_name
+
+NAME_THRESHOLD = 90.0
+# Another customer this close to the best one makes the name ambiguous.
+NAME_MARGIN = 5.0
+# Words banks add to names that say nothing about which company it is.
+_NOISE = frozenset({"ste", "societe", "ets"})
+_SHORTEST_FUZZY = 4
+
+
+class Evidence(StrEnum):
+    CUSTOMER = "customer"  # a person set the customer on the payment
+    IBAN = "iban"
+    NAME = "name"
+
+
+@dataclass(frozen=True)
+class Payer:
+    customer_id: int
+    evidence: Evidence
+    score: float = 100.0  # name similarity, 100 for an IBAN
+
+    @property
+    def strong(self) -> bool:
+        return self.evidence != Evidence.NAME
+
+
+def compact_iban(value: str) -> str:
+    return "".join(ch for ch in value.upper() if ch.isalnum())
+
+
+def name_key(name: str) -> str:
+    """Normalised words in alphabetical order: token_sort_ratio's work done once per name."""
+    words = [w for w in normalize_name(name).split() if w not in _NOISE]
+    return " ".join(sorted(words))
+
+
+class PayerIndex:
+    """IBANs and names of the customers, built once per run."""
+
+    def __init__(
+        self,
+        customers: Iterable[tuple[int, str, str, str]],
+        known_ibans: Iterable[tuple[str, int]],
+    ) -> None:
+        """`customers`: (id, name, trade name, IBAN); `known_ibans`: (IBAN, customer id)."""
+        self.ibans: dict[str, frozenset[int]] = {}
+        self.keys: list[str] = []
+        self.key_owners: list[int] = []
+        self.exact: dict[str, set[int]] = {}
+        self.names: dict[int, list[str]] = {}
+        for customer_id, name, trade_name, iban in customers:
+            self.learn(iban, customer_id)
+            for text in (name, trade_name):
+                key = name_key(text) if text else ""
+                if not key:
+                    continue
+                self.keys.append(key)
+                self.key_owners.append(customer_id)
+                self.exact.setdefault(key, set()).add(customer_id)
+                self.names.setdefault(customer_id, []).append(key)
+        for iban, customer_id in known_ibans:
+            self.learn(iban, customer_id)
+        self._by_name: dict[str, tuple[int, float] | None] = {}
+
+    def fork(self) -> PayerIndex:
+        """A copy whose IBANs learnt during one run do not leak into the next."""
+        other = copy.copy(self)
+        other.ibans = dict(self.ibans)
+        return other
+
+    def learn(self, iban: str, customer_id: int) -> None:
+        """Whose account this IBAN is (the master, or a payment matched for certain)."""
+        key = compact_iban(iban)
+        if key:
+            self.ibans[key] = self.ibans.get(key, frozenset()) | {customer_id}
+
+    def owners(self, iban: str) -> frozenset[int]:
+        return self.ibans.get(compact_iban(iban), frozenset()) if iban else frozenset()
+
+    def identify(self, *, customer_id: int | None, iban: str, name: str) -> Payer | None:
+        if customer_id is not None:
+            return Payer(customer_id, Evidence.CUSTOMER)
+        owners = self.owners(iban)
+        if len(owners) == 1:
+            return Payer(next(iter(owners)), Evidence.IBAN)
+        found = self.by_name(name)
+        if found is None:
+            return None
+        return Payer(found[0], Evidence.NAME, found[1])
+
+    def by_name(self, name: str) -> tuple[int, float] | None:
+        key = name_key(name)
+        if not key:
+            return None
+        if key not in self._by_name:
+            self._by_name[key] = self._search(key)
+        return self._by_name[key]
+
+    def _search(self, key: str) -> tuple[int, float] | None:
+        exact = self.exact.get(key, set())
+        if len(exact) == 1:
+            return next(iter(exact)), 100.0
+        if exact or len(key) < _SHORTEST_FUZZY:
+            return None  # two customers bear that very name, or too short to compare
+        best: dict[int, float] = {}
+        for _choice, score, index in process.extract(
+            key,
+            self.keys,
+            scorer=fuzz.ratio,
+            processor=None,
+            score_cutoff=NAME_THRESHOLD,
+            limit=10,
+        ):
+            owner = self.key_owners[index]
+            best[owner] = max(score, best.get(owner, 0.0))
+        ranked = sorted(best.items(), key=lambda item: -item[1])
+        if not ranked or (len(ranked) > 1 and ranked[0][1] - ranked[1][1] < NAME_MARGIN):
+            return None
+        return ranked[0]
+
+    def similarity(self, customer_id: int, name: str) -> float:
+        """How much `name` looks like this customer's (0 to 100)."""
+        key = name_key(name)
+        if not key:
+            return 0.0
+        return max((fuzz.ratio(key, k) for k in self.names.get(customer_id, [])), default=0.0)
+
+
+def unique_subset(
+    amounts: list[int], target: int, *, max_size: int = 6, budget: int = 20_000
+) -> list[int] | None:
+    """Positions of the only subset of 2..max_size amounts (cents) summing to `target`.
+
+    None when there is no such subset, when there are several (the payer's intent is then a
+    guess), or when the search spent its budget before knowing. Amounts are positive; the
+    search takes them in ascending order, finds the last one of a subset by bisection and
+    abandons a branch as soon as its smallest possible completion overshoots.
+    """
+    order = sorted(range(len(amounts)), key=lambda i: amounts[i])
+    values = [amounts[i] for i in order]
+    suffix_max = _largest_sums(values, max_size)
+    found: list[list[int]] = []
+    steps = 0
+
+    def search(start: int, left: int, remaining: int, chosen: list[int]) -> bool:
+        """False to stop everything (a second subset, or out of budget)."""
+        nonlocal steps
+        if left == 1:
+            lo = bisect_left(values, remaining, start)
+            hi = bisect_right(values, remaining, start)
+            for position in range(lo, hi):
+                found.append([*chosen, position])
+                if len(found) > 1:
+                    return False
+            return True
+        for position in range(start, len(values) - left + 1):
+            steps += 1
+            if steps > budget:
+                return False
+            value = values[position]
+            if value * left > remaining:
+                break  # every later amount is at least as large
+            if value + suffix_max[left - 1] < remaining:
+                continue  # even the largest amounts cannot complete it
+            if not search(position + 1, left - 1, remaining - value, [*chosen, position]):
+                return False
+        return True
+
+    for size in range(2, min(max_size, len(values)) + 1):
+        if not search(0, size, target, []):
+            return None
+    if len(found) != 1:
+        return None
+    return sorted(order[p] for p in found[0])
+
+
+def _largest_sums(values: list[int], max_size: int) -> list[int]:
+    """[0, largest, largest two, …]: the most `k` amounts can add up to."""
+    top = sorted(values, reverse=True)[:max_size]
+    sums = [0]
+    for value in top:
+        sums.append(sums[-1] + value)
+    sums += [sums[-1]] * (max_size + 1 - len(sums))
+    return sums

@@ -1,0 +1,383 @@
+"""Running the matcher on stored payments, and a person's answer to its proposals.
+
+A run reads everything it needs in a fixed number of queries (the payments, the open
+invoices, the customers, the IBANs already seen, the proposals already made), decides in
+memory (`engine.propose`), applies the certain proposals in one `apply_matches` call and
+stores the others for a person. The payments are locked first (in id order, as
+`apply_matches` does), so two runs at once queue instead of proposing the same money twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from levier.accounts.models import User
+from levier.accounts.permissions import Action, require
+from levier.audit.choices import Verb
+from levier.audit.services import record_event
+from levier.billing.choices import DocumentKind, InvoiceStatus
+from levier.billing.models import Invoice
+from levier.collections.choices import MatchReason, PaymentStatus, ProposalStatus
+from levier.collections.matching.engine import (
+    OpenItem,
+    OpenItems,
+    PaymentFacts,
+    Proposal,
+    propose,
+)
+from levier.collections.models import Allocation, MatchProposal, Payment
+from levier.collections.payments import Match, Portion, apply_matches
+from levier.customers.models import Customer
+from levier.lib.errors import NotAllowed, ValidationFailed
+from levier.lib.money import ZERO
+
+MATCHABLE = (PaymentStatus.UNMATCHED, PaymentStatus.PARTIAL)
+
+
+@dataclass
+class MatchReport:
+    """What a run did: payments = matched_automatically + proposals + unmatched."""
+
+    payments: int = 0
+    matched_automatically: int = 0
+    proposals: int = 0
+    unmatched: int = 0
+    amount_matched: Decimal = ZERO
+    # Certain proposals `apply_matches` refused (the data moved meanwhile): kept as proposals.
+    refused: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "payments": self.payments,
+            "matched_automatically": self.matched_automatically,
+            "proposals": self.proposals,
+            "unmatched": self.unmatched,
+            "amount_matched": str(self.amount_matched),
+        }
+
+
+def _selected(payment_ids: Iterable[int] | None) -> QuerySet[Payment]:
+    payments = Payment.objects.filter(status__in=MATCHABLE, currency="EUR")
+    if payment_ids is not None:
+        payments = payments.filter(pk__in=list(payment_ids))
+    return payments
+
+
+def load_payments(payment_ids: Iterable[int] | None = None) -> list[PaymentFacts]:
+    """The EUR payments with money left (locked), with the invoices each is matched with."""
+    selected = _selected(payment_ids)
+    rows = list(
+        selected.select_for_update()
+        .order_by("pk")
+        .values_list(
+            "pk",
+            "amount",
+            "allocated",
+            "reference",
+            "payer_name",
+            "payer_iban",
+            "customer_id",
+            "received_on",
+            "status",
+        )
+    )
+    already: dict[int, set[int]] = {}
+    if any(row[-1] == PaymentStatus.PARTIAL for row in rows):
+        for payment_id, invoice_id in Allocation.objects.filter(
+            payment__in=selected.filter(status=PaymentStatus.PARTIAL).values("pk")
+        ).values_list("payment_id", "invoice_id"):
+            already.setdefault(payment_id, set()).add(invoice_id)
+    return [
+        PaymentFacts(
+            payment_id=pk,
+            amount=amount,
+            allocated=allocated,
+            reference=reference,
+            payer_name=payer_name,
+            payer_iban=payer_iban,
+            customer_id=customer_id,
+            received_on=received_on,
+            already=frozenset(already.get(pk, ())),
+        )
+        for (
+            pk,
+            amount,
+            allocated,
+            reference,
+            payer_name,
+            payer_iban,
+            customer_id,
+            received_on,
+            _s,
+        ) in rows
+    ]
+
+
+def load_open_items() -> OpenItems:
+    """Every EUR invoice still owing money, every customer, every IBAN already matched."""
+    invoices = (
+        Invoice.objects.filter(
+            status=InvoiceStatus.ISSUED,
+            kind=DocumentKind.INVOICE,
+            currency="EUR",
+            open_amount__gt=0,
+        )
+        .exclude(number=None)
+        .values_list("pk", "number", "customer_id", "open_amount", "due_date")
+    )
+    customers = Customer.objects.filter(merged_into=None).values_list(
+        "pk", "name", "trade_name", "iban"
+    )
+    known_ibans = (
+        Payment.objects.filter(status__in=(PaymentStatus.MATCHED, PaymentStatus.PARTIAL))
+        .exclude(customer=None)
+        .exclude(payer_iban="")
+        .values_list("payer_iban", "customer_id")
+        .distinct()
+    )
+    return OpenItems(
+        (
+            OpenItem(pk, number or "", customer, amount or ZERO, due)
+            for pk, number, customer, amount, due in invoices
+        ),
+        customers,
+        [(iban, customer) for iban, customer in known_ibans if customer is not None],
+    )
+
+
+def _signature(
+    customer_id: int | None, portions: Iterable[tuple[int, Decimal]]
+) -> tuple[int | None, frozenset[tuple[int, Decimal]]]:
+    return customer_id, frozenset((invoice, Decimal(amount)) for invoice, amount in portions)
+
+
+def _stored_portions(allocations: Any) -> list[tuple[int, Decimal]]:
+    return [(int(a["invoice"]), Decimal(str(a["amount"]))) for a in allocations or []]
+
+
+def _as_json(proposal: Proposal, numbers: dict[int, str]) -> list[dict[str, str | int]]:
+    return [
+        {"invoice": p.invoice_id, "number": numbers.get(p.invoice_id, ""), "amount": str(p.amount)}
+        for p in proposal.portions
+    ]
+
+
+@transaction.atomic
+def match_payments(*, actor: User, payment_ids: Sequence[int] | None = None) -> MatchReport:
+    """Match the EUR payments not fully matched (all of them, or those given).
+
+    Certain proposals are applied (automatic allocations, and an accepted proposal keeping
+    the explanation); the others replace the payment's pending proposal, unless a person
+    already rejected exactly that one.
+    """
+    require(actor, Action.MATCH_PAYMENTS)
+    payments = load_payments(payment_ids)
+    report = MatchReport(payments=len(payments))
+    if not payments:
+        return report
+    index = load_open_items()
+    selected = _selected(payment_ids).values("pk")
+    rejected: set[tuple[int, tuple[int | None, frozenset[tuple[int, Decimal]]]]] = {
+        (payment_id, _signature(customer_id, _stored_portions(allocations)))
+        for payment_id, customer_id, allocations in MatchProposal.objects.filter(
+            payment__in=selected, status=ProposalStatus.REJECTED
+        ).values_list("payment_id", "customer_id", "allocations")
+    }
+    pending: dict[int, list[tuple[int, str, Decimal, str, Any, int | None]]] = {}
+    for row in MatchProposal.objects.filter(
+        payment__in=selected, status=ProposalStatus.PENDING
+    ).values_list(
+        "payment_id", "pk", "reason", "confidence", "explanation", "allocations", "customer_id"
+    ):
+        pending.setdefault(row[0], []).append(row[1:])
+
+    proposals = [
+        p
+        for p in propose(payments, index)
+        if (p.payment_id, _signature(p.customer_id, ((x.invoice_id, x.amount) for x in p.portions)))
+        not in rejected
+    ]
+    numbers = {
+        i: index.items[i].number for p in proposals for i in (x.invoice_id for x in p.portions)
+    }
+    certain = [p for p in proposals if p.certain]
+    by_payment = {p.payment_id: p for p in certain}
+    outcome = apply_matches(
+        actor=actor,
+        matches=[
+            Match(
+                p.payment_id,
+                p.portions,
+                reason=p.reason,
+                confidence=p.confidence,
+                automatic=True,
+                customer_id=p.customer_id,
+                explanation=p.explanation,
+            )
+            for p in certain
+        ],
+    )
+    applied = {m.payment_id for m in outcome.applied}
+    report.refused = [f"{f.match.payment_id}: {f.error.message}" for f in outcome.failures]
+    now = timezone.now()
+    rows = [
+        MatchProposal(
+            payment_id=p.payment_id,
+            customer_id=p.customer_id,
+            reason=p.reason,
+            confidence=p.confidence,
+            explanation=p.explanation[:500],
+            allocations=_as_json(p, numbers),
+            status=ProposalStatus.ACCEPTED,
+            decided_by=actor,
+            decided_at=now,
+        )
+        for p in (by_payment[i] for i in sorted(applied))
+    ]
+    report.matched_automatically = len(applied)
+    report.amount_matched = sum((by_payment[i].amount for i in applied), ZERO)
+    kept: set[int] = set()
+    for p in proposals:
+        if p.payment_id in applied:
+            continue
+        allocations = _as_json(p, numbers)
+        same = next(
+            (
+                old[0]
+                for old in pending.get(p.payment_id, [])
+                if (old[1], old[2], old[5], _stored_portions(old[4]))
+                == (p.reason, p.confidence, p.customer_id, _stored_portions(allocations))
+            ),
+            None,
+        )
+        report.proposals += 1
+        if same is not None:
+            kept.add(same)
+            continue
+        rows.append(
+            MatchProposal(
+                payment_id=p.payment_id,
+                customer_id=p.customer_id,
+                reason=p.reason,
+                confidence=p.confidence,
+                explanation=p.explanation[:500],
+                allocations=allocations,
+            )
+        )
+    stale = [old[0] for olds in pending.values() for old in olds if old[0] not in kept]
+    if stale:
+        MatchProposal.objects.filter(pk__in=stale, status=ProposalStatus.PENDING).update(
+            status=ProposalStatus.OBSOLETE
+        )
+    MatchProposal.objects.bulk_create(rows, batch_size=1000)
+    report.unmatched = report.payments - report.matched_automatically - report.proposals
+    return report
+
+
+def _locked_pending(proposal: MatchProposal) -> MatchProposal:
+    row = MatchProposal.objects.select_for_update().filter(pk=proposal.pk).first()
+    if row is None or row.status != ProposalStatus.PENDING:
+        raise NotAllowed(
+            _("this proposal was already decided or replaced by a newer one"),
+            code="proposal_decided",
+        )
+    return row
+
+
+def _decided(row: MatchProposal, proposal: MatchProposal, actor: User, status: str) -> None:
+    row.status, row.decided_by, row.decided_at = status, actor, timezone.now()
+    row.save(update_fields=["status", "decided_by", "decided_at"])
+    proposal.status, proposal.decided_by_id, proposal.decided_at = (
+        row.status,
+        actor.pk,
+        row.decided_at,
+    )
+
+
+@transaction.atomic
+def accept_proposal(
+    *, actor: User, proposal: MatchProposal, portions: Sequence[Portion] | None = None
+) -> list[Allocation]:
+    """Confirm a proposal as it is, or with the portions a person changed or split.
+
+    A changed proposal is recorded as matched by hand: the matcher's reason no longer
+    explains those amounts.
+    """
+    require(actor, Action.MATCH_PAYMENTS)
+    row = _locked_pending(proposal)
+    proposed = _stored_portions(row.allocations)
+    chosen = (
+        list(portions)
+        if portions is not None
+        else [Portion(invoice, amount) for invoice, amount in proposed]
+    )
+    if not chosen:
+        raise ValidationFailed(
+            _("this proposal names the payer only: say which invoices the payment settles"),
+            errors={"portions": [_("no invoice to allocate the payment to")]},
+            code="empty",
+        )
+    changed = sorted((p.invoice_id, p.amount) for p in chosen) != sorted(proposed)
+    outcome = apply_matches(
+        actor=actor,
+        matches=[
+            Match(
+                row.payment_id,
+                chosen,
+                reason=MatchReason.MANUAL if changed else MatchReason(row.reason),
+                confidence=Decimal("1.00"),
+                customer_id=row.customer_id,
+                explanation=row.explanation,
+            )
+        ],
+    )
+    if outcome.failures:
+        raise outcome.failures[0].error
+    # apply_matches made every pending proposal of the payment obsolete, this one included.
+    _decided(row, proposal, actor, ProposalStatus.ACCEPTED)
+    record_event(
+        actor=actor,
+        verb=Verb.APPROVE,
+        instance=row,
+        changes={
+            "status": [ProposalStatus.PENDING, ProposalStatus.ACCEPTED],
+            "payment": row.payment_id,
+            "changed": changed,
+            "allocations": [{"invoice": p.invoice_id, "amount": str(p.amount)} for p in chosen],
+        },
+    )
+    return outcome.allocations
+
+
+@transaction.atomic
+def reject_proposal(*, actor: User, proposal: MatchProposal, reason: str) -> MatchProposal:
+    """Say the proposal is wrong; the matcher will not make it again for this payment."""
+    require(actor, Action.MATCH_PAYMENTS)
+    if not reason.strip():
+        raise ValidationFailed(
+            _("say why the proposal is wrong"),
+            errors={"reason": [_("say why the proposal is wrong")]},
+            code="reason_required",
+        )
+    row = _locked_pending(proposal)
+    _decided(row, proposal, actor, ProposalStatus.REJECTED)
+    record_event(
+        actor=actor,
+        verb=Verb.REJECT,
+        instance=row,
+        changes={
+            "status": [ProposalStatus.PENDING, ProposalStatus.REJECTED],
+            "payment": row.payment_id,
+            "allocations": row.allocations,
+        },
+        comment=reason.strip()[:1000],
+    )
+    return row
