@@ -1,0 +1,87 @@
+"""Dunning test data: the default scenario and rates, issued invoices due on given dates."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from levier.accounts.models import User
+from levier.billing.models import Invoice
+from levier.billing.services import issue_invoice
+from levier.billing.tests.factories import draft_invoice
+from levier.collections.dunning_defaults import seed_default_scenario, seed_interest_rates
+from levier.collections.models import DunningScenario, DunningStep, Payment
+from levier.collections.payments import Portion, allocate_payment, record_payment
+from levier.customers.models import Customer
+from levier.customers.tests.factories import ContactFactory, CustomerFactory
+from levier.sales.tests.factories import line
+
+# A Friday; the default scenario's steps fall on J−5, J+3, J+15, J+30 and J+45.
+RUN = dt.date(2026, 11, 27)
+
+
+def days_before(run: dt.date, days: int) -> dt.date:
+    return run - dt.timedelta(days=days)
+
+
+def default_scenario() -> DunningScenario:
+    seed_interest_rates()
+    scenario: DunningScenario = seed_default_scenario()
+    return scenario
+
+
+def step_at(offset: int, scenario: DunningScenario | None = None) -> DunningStep:
+    steps = DunningStep.objects.filter(offset_days=offset)
+    if scenario is not None:
+        steps = steps.filter(scenario=scenario)
+    else:
+        steps = steps.filter(scenario__is_default=True)
+    return steps.get()
+
+
+def customer(name: str = "", email: str = "compta@client.example", **kw: Any) -> Customer:
+    """A customer whose reminders go to one address (its dunning contact)."""
+    made: Customer = CustomerFactory(with_contacts=False, **({"name": name} if name else {}), **kw)
+    if email:
+        ContactFactory(customer=made, last_name="Relances", email=email, is_dunning=True)
+    return made
+
+
+def invoices_due(adv: User, specs: list[tuple[Customer, dt.date, str]], **kw: Any) -> list[Invoice]:
+    """Issued invoices of one line of `net` € HT (20 % VAT) due on the given dates.
+
+    Each is issued 30 days before its due date (the factory customers' terms), in date
+    order as the numbering requires; returned in the order asked.
+    """
+    made: dict[int, Invoice] = {}
+    for position in sorted(range(len(specs)), key=lambda i: specs[i][1]):
+        buyer, due, net = specs[position]
+        issue_date = due - dt.timedelta(days=buyer.payment_terms_days)
+        draft = draft_invoice(adv, buyer, lines=[line("1", net)], billable_on=issue_date, **kw)
+        invoice = issue_invoice(actor=adv, invoice=draft, issue_date=issue_date)
+        invoice.refresh_from_db()
+        assert invoice.due_date == due, (invoice.due_date, due)
+        made[position] = invoice
+    return [made[i] for i in range(len(specs))]
+
+
+def invoice_due(adv: User, buyer: Customer, due: dt.date, net: str = "1000", **kw: Any) -> Invoice:
+    return invoices_due(adv, [(buyer, due, net)], **kw)[0]
+
+
+def pay(
+    compta: User, invoice: Invoice, received_on: dt.date, amount: Decimal | None = None
+) -> Payment:
+    """A transfer received on `received_on` allocated to `invoice` (all of it by default)."""
+    money = amount if amount is not None else invoice.open_amount or Decimal("0")
+    payment = record_payment(
+        actor=compta,
+        customer=invoice.customer,
+        method="transfer",
+        received_on=received_on,
+        amount=money,
+    )
+    allocate_payment(actor=compta, payment=payment, portions=[Portion(invoice.pk, money)])
+    invoice.refresh_from_db()
+    return payment
