@@ -149,7 +149,7 @@ compter de la réception de ce courrier. """
 À défaut de règlement dans ce délai, nous nous réservons le droit d'engager une procédure \
 de recouvrement, sans autre avis.
 
-Vous trouverez ci-joint la lettre de mise en demeure et votre relevé de compte.
+Votre relevé de compte est joint à ce courrier.
 """
         + _SIGNATURE,
     ),
