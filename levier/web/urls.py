@@ -10,4 +10,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("", include("levier.web.urls_sales")),
     path("", include("levier.web.urls_contracts")),
     path("", include("levier.web.urls_billing")),
+    path("", include("levier.web.urls_collections")),
 ]

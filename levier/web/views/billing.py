@@ -387,6 +387,8 @@ def _detail_context(
     credit_form: CreditNoteForm | None = None,
     credit_rows: list[CreditRow] | None = None,
 ) -> dict[str, Any]:
+    from levier.web.views.collections_sections import invoice_collections
+
     actor = request_actor(request)
     lines = with_price_format(list(invoice.lines.select_related("product")))
     is_credit = invoice.kind == DocumentKind.CREDIT_NOTE
@@ -422,6 +424,7 @@ def _detail_context(
         "events": list(events_for(invoice)[:200]),
         "dispatches": _dispatches(invoice) if issued else [],
         "can_send": issued and can(actor, Action.SEND_INVOICE),
+        "collections": invoice_collections(request, invoice),
     }
 
 

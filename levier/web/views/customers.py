@@ -197,8 +197,14 @@ def customer_list(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    from levier.web.views.collections_sections import customer_collections
+
     customer = get_object_or_404(Customer, pk=pk)
-    return render(request, "web/customers/detail.html", {"c360": customer_360(customer)})
+    context = {
+        "c360": customer_360(customer),
+        "collections": customer_collections(request, customer),
+    }
+    return render(request, "web/customers/detail.html", context)
 
 
 @login_required

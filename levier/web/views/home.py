@@ -83,6 +83,12 @@ def home(request: HttpRequest) -> HttpResponse:
         lists += own if role == Role.COMMERCIAL else [w for w in own if w.documents]
     # ADV watches the notice deadlines of tacitly renewed contracts: one missed, one more term.
     renewals = renewal_worklist(timezone.localdate()) if role == Role.ADV else None
+    # Accounting's collections day: what the collector's worklist holds (levier.collections).
+    collector_day = None
+    if role == Role.COMPTABILITE:
+        from levier.web.views.collections_followup import day_summary
+
+        collector_day = day_summary(timezone.localdate())
     if role == Role.AUDITEUR:
         recent = Order.objects.select_related("customer").order_by("-created_at", "-pk")
         lists.append(Worklist("recent", _("Recent orders"), _first(recent)))
@@ -92,6 +98,7 @@ def home(request: HttpRequest) -> HttpResponse:
         {
             "worklists": lists,
             "renewals": renewals,
+            "collector_day": collector_day,
             "is_admin": can(actor, Action.MANAGE_RULES),
             "can_create": can(actor, Action.EDIT_ORDER),
         },
