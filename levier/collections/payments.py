@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
@@ -284,15 +284,51 @@ def apply_matches(*, actor: User, matches: Sequence[Match]) -> MatchOutcome:
     if not new:
         return outcome
     outcome.allocations = Allocation.objects.bulk_create(new, batch_size=1000)
-    Payment.objects.bulk_update(
-        list(touched_payments.values()), ["allocated", "status", "customer"], batch_size=500
-    )
+    _store_payments(list(touched_payments.values()))
     refresh_open_amounts(allocated_now)
     MatchProposal.objects.filter(
         payment_id__in=list(touched_payments), status=ProposalStatus.PENDING
     ).update(status=ProposalStatus.OBSOLETE)
     _record_matched(actor, outcome, invoices)
     return outcome
+
+
+def _store_payments(payments: Sequence[Payment]) -> None:
+    """Write `allocated`, `status` and `customer`: one `UPDATE … FROM (VALUES …)` per 500.
+
+    Django's bulk_update builds a CASE with a WHEN per row, seconds of Python for the
+    10,000 payments a matching run applies, which PostgreSQL then evaluates for every row;
+    both SQLite (≥ 3.33) and PostgreSQL join a VALUES list in linear time instead.
+    """
+    table = connection.ops.quote_name(Payment._meta.db_table)
+    if connection.vendor == "postgresql":
+        assign = (
+            "allocated = CAST(v.allocated AS numeric), status = v.status, "
+            "customer_id = CAST(v.customer_id AS bigint)"
+        )
+        source = "(VALUES {rows}) AS v(id, allocated, status, customer_id)"
+        key = "CAST(v.id AS bigint)"
+    else:
+        assign = "allocated = v.allocated, status = v.status, customer_id = v.customer_id"
+        source = (
+            "(SELECT column1 AS id, column2 AS allocated, column3 AS status, "
+            "column4 AS customer_id FROM (VALUES {rows})) AS v"
+        )
+        key = "v.id"
+    for start in range(0, len(payments), 500):
+        chunk = payments[start : start + 500]
+        rows = ", ".join(["(%s, %s, %s, %s)"] * len(chunk))
+        params = [
+            value
+            for payment in chunk
+            for value in (payment.pk, str(payment.allocated), payment.status, payment.customer_id)
+        ]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} SET {assign} FROM {source.format(rows=rows)} "
+                f"WHERE {table}.id = {key}",
+                params,
+            )
 
 
 def _record_matched(actor: User, outcome: MatchOutcome, invoices: dict[int, Invoice]) -> None:

@@ -26,7 +26,13 @@ from decimal import Decimal
 from django.utils.translation import gettext as _
 
 from levier.collections.choices import MatchReason
-from levier.collections.matching.payers import Evidence, Payer, PayerIndex, unique_subset
+from levier.collections.matching.payers import (
+    Evidence,
+    Payer,
+    PayerIndex,
+    coincidences,
+    unique_subset,
+)
 from levier.collections.matching.references import Quote, ReferenceIndex
 from levier.collections.payments import CERTAIN, Portion
 
@@ -49,6 +55,10 @@ CORROBORATING_NAME = 90.0
 # Combinations are looked for among the payer's oldest open invoices only.
 SUBSET_WINDOW = 25
 SUBSET_SIZE = 6
+# A unique combination is only certain if another one making the amount by chance is this
+# unlikely (`payers.coincidences`); otherwise a person confirms it.
+SUBSET_CHANCE = 0.001
+SUBSET_UNSURE = Decimal("0.80")
 
 
 def cents(amount: Decimal) -> int:
@@ -253,8 +263,9 @@ def _by_reference(run: _Run, payment: PaymentFacts, quotes: list[Quote]) -> Prop
             "left": _money(total - amount)
         }
     else:
-        subset = unique_subset([run.left(i) for i in payable], amount)
-        if subset is not None:
+        amounts = [run.left(i) for i in payable]
+        subset = unique_subset(amounts, amount)
+        if subset is not None and coincidences(amounts, amount) < SUBSET_CHANCE:
             chosen = [payable[i] for i in subset]
             portions = _fill(run, chosen, amount)
             confidence = QUOTED_PARTIAL
@@ -344,12 +355,18 @@ def _by_payer(run: _Run, payment: PaymentFacts, payer: Payer) -> Proposal | None
             _fill(run, exact[:1], amount),
         )
     window = open_ids[:SUBSET_WINDOW]
-    subset = unique_subset([run.left(i) for i in window], amount, max_size=SUBSET_SIZE)
+    amounts = [run.left(i) for i in window]
+    subset = unique_subset(amounts, amount, max_size=SUBSET_SIZE)
     if subset is not None:
+        confidence = PAYER_SUM[strong]
+        detail = _("the amount is the sum of %(count)s open invoices") % {"count": len(subset)}
+        if coincidences(amounts, amount, max_size=SUBSET_SIZE) >= SUBSET_CHANCE:
+            confidence = min(confidence, SUBSET_UNSURE)
+            detail += _(", among so many that it may be a coincidence")
         return proposal(
             MatchReason.PAYER_SEVERAL_INVOICES,
-            PAYER_SUM[strong],
-            _("the amount is the sum of %(count)s open invoices") % {"count": len(subset)},
+            confidence,
+            detail,
             _fill(run, [window[i] for i in subset], amount),
         )
     total = sum(run.left(i) for i in open_ids)

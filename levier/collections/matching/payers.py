@@ -9,6 +9,7 @@ so it never lets the matcher allocate on its own.
 from __future__ import annotations
 
 import copy
+import math
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -158,6 +159,8 @@ def unique_subset(
     order = sorted(range(len(amounts)), key=lambda i: amounts[i])
     values = [amounts[i] for i in order]
     suffix_max = _largest_sums(values, max_size)
+    if len(values) < 2 or target < values[0] + values[1] or target > suffix_max[max_size]:
+        return None
     found: list[list[int]] = []
     steps = 0
 
@@ -201,3 +204,30 @@ def _largest_sums(values: list[int], max_size: int) -> list[int]:
         sums.append(sums[-1] + value)
     sums += [sums[-1]] * (max_size + 1 - len(sums))
     return sums
+
+
+# Below 1 € of spread, amounts are "all the same" (a monthly fee): any combination of as
+# many of them makes the amount, whichever the payer meant.
+_SMALLEST_SPREAD = 100.0
+
+
+def coincidences(amounts: list[int], target: int, *, max_size: int = 6) -> float:
+    """How many combinations of 2..max_size amounts would make `target` by pure chance.
+
+    A unique combination proves little when the payer has dozens of open invoices: among
+    the 245,000 combinations of up to 6 of 25 invoices, one often makes any amount to the
+    cent, so a partial payment or one for an invoice outside the window "finds" invoices
+    it never paid. The estimate treats a sum of k amounts as normal (mean k·μ, variance
+    k·σ²) and adds, over k, C(n, k) times the chance of hitting the target to the cent.
+    """
+    n = len(amounts)
+    if n < 2:
+        return 0.0
+    mean = sum(amounts) / n
+    spread = max(math.sqrt(sum((a - mean) ** 2 for a in amounts) / n), _SMALLEST_SPREAD)
+    expected = 0.0
+    for k in range(2, min(max_size, n) + 1):
+        deviation = spread * math.sqrt(k)
+        z = (target - k * mean) / deviation
+        expected += math.comb(n, k) * math.exp(-z * z / 2) / (math.sqrt(2 * math.pi) * deviation)
+    return expected

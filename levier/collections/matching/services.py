@@ -72,7 +72,10 @@ def _selected(payment_ids: Iterable[int] | None) -> QuerySet[Payment]:
 
 
 def load_payments(payment_ids: Iterable[int] | None = None) -> list[PaymentFacts]:
-    """The EUR payments with money left (locked), with the invoices each is matched with."""
+    """The EUR payments with money left, with the invoices each is matched with.
+
+    Locks them: call it inside a transaction.
+    """
     selected = _selected(payment_ids)
     rows = list(
         selected.select_for_update()
