@@ -83,10 +83,7 @@ def _link(item: WorkItem) -> str:
     return reverse("web:customer_detail", args=[item.customer_id]) + anchor
 
 
-@login_required
-@require_GET
-def my_day(request: HttpRequest) -> HttpResponse:
-    """Today's items, the biggest amount × days late first; "mine" keeps my tasks and disputes."""
+def _day_page(request: HttpRequest, status: int = 200) -> HttpResponse:
     actor = require_reader(request, Action.RUN_DUNNING)
     today = timezone.localdate()
     mine = request.GET.get("mine") == "1"
@@ -117,20 +114,34 @@ def my_day(request: HttpRequest) -> HttpResponse:
         "task_form": TaskDoneForm(),
         **permission_flags(actor),
     }
-    return render(request, "web/collections/my_day.html", context)
+    return render(request, "web/collections/my_day.html", context, status=status)
+
+
+@login_required
+@require_GET
+def my_day(request: HttpRequest) -> HttpResponse:
+    """Today's items, the biggest amount × days late first; "mine" keeps my tasks and disputes."""
+    return _day_page(request)
+
+
+def _refused_task(request: HttpRequest, task: CollectionTask, status: int) -> HttpResponse:
+    """A refused completion: the customer page when it came from there, else the day."""
+    customer_url = reverse("web:customer_detail", args=[task.customer_id])
+    if str(request.POST.get("next", "")).startswith(customer_url):
+        return customer_page(request, task.customer, status)
+    return _day_page(request, status)
 
 
 @login_required
 @require_POST
 def task_complete(request: HttpRequest, pk: int) -> HttpResponse:
     """Mark a collection task done (or cancelled, reason required); the note goes on the account."""
-    task = get_object_or_404(CollectionTask, pk=pk)
-    default = reverse("web:collections_today")
+    task = get_object_or_404(CollectionTask.objects.select_related("customer"), pk=pk)
     form = TaskDoneForm(request.POST)
     if not form.is_valid():
         for line in form_errors_text(form):
             messages.error(request, line)
-        return redirect_back(request, default)
+        return _refused_task(request, task, 400)
     try:
         complete_task(
             actor=request_actor(request),
@@ -139,18 +150,13 @@ def task_complete(request: HttpRequest, pk: int) -> HttpResponse:
             cancel=form.cleaned_data["cancel"],
         )
     except REFUSALS as exc:
-        refuse(request, exc)
-    else:
-        messages.success(
-            request,
-            (
-                _("Task cancelled: %(title)s")
-                if form.cleaned_data["cancel"]
-                else _("Done: %(title)s")
-            )
-            % {"title": task.title},
-        )
-    return redirect_back(request, default)
+        return _refused_task(request, task, refuse(request, exc))
+    messages.success(
+        request,
+        (_("Task cancelled: %(title)s") if form.cleaned_data["cancel"] else _("Done: %(title)s"))
+        % {"title": task.title},
+    )
+    return redirect_back(request, reverse("web:collections_today"))
 
 
 # ---------------------------------------------------------------- on the customer page
@@ -207,21 +213,20 @@ def promise_record(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def promise_cancel(request: HttpRequest, pk: int) -> HttpResponse:
-    promise = get_object_or_404(PromiseToPay, pk=pk)
-    default = reverse("web:customer_detail", args=[promise.customer_id]) + "#collections-promises"
+    promise = get_object_or_404(PromiseToPay.objects.select_related("customer"), pk=pk)
     form = ReasonForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("Say why the promise is cancelled."))
-        return redirect_back(request, default)
+        return customer_page(request, promise.customer, 400)
     try:
         cancel_promise(
             actor=request_actor(request), promise=promise, reason=form.cleaned_data["reason"]
         )
     except REFUSALS as exc:
-        refuse(request, exc)
-    else:
-        messages.success(request, _("Promise to pay cancelled."))
-    return redirect_back(request, default)
+        return customer_page(request, promise.customer, refuse(request, exc))
+    messages.success(request, _("Promise to pay cancelled."))
+    url = reverse("web:customer_detail", args=[promise.customer_id])
+    return redirect(url + "#collections-promises")
 
 
 @login_required

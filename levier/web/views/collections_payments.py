@@ -400,22 +400,24 @@ def payment_allocate(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def allocation_unmatch(request: HttpRequest, pk: int) -> HttpResponse:
-    """Undo one allocation ("Annuler le lettrage"): the reason goes to the audit trail."""
-    allocation = get_object_or_404(Allocation.objects.select_related("invoice"), pk=pk)
-    actor: User = require_reader(request)
-    default = reverse("web:payment_detail", args=[allocation.payment_id])
+    """Undo one allocation ("Annuler le lettrage"): the reason goes to the audit trail.
+
+    Done: back to the page the button was on. Refused: the payment's page with the reason.
+    """
+    allocation = get_object_or_404(Allocation.objects.select_related("invoice", "payment"), pk=pk)
+    actor: User = require_reader(request, Action.MATCH_PAYMENTS)
+    payment = _payment(allocation.payment_id)
     form = ReasonForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("Say why the allocation is undone (1,000 characters at most)."))
-        return redirect_back(request, default)
+        return payment_page(request, payment, status=400)
     try:
         unmatch(actor=actor, allocation=allocation, reason=form.cleaned_data["reason"])
     except REFUSALS as exc:
-        refuse(request, exc)
-        return redirect_back(request, default)
+        return payment_page(request, payment, status=refuse(request, exc))
     messages.success(
         request,
         _("Allocation of %(amount)s € to %(number)s undone.")
         % {"amount": allocation.amount, "number": allocation.invoice.number},
     )
-    return redirect_back(request, default)
+    return redirect_back(request, reverse("web:payment_detail", args=[payment.pk]))
