@@ -16,6 +16,7 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.db.models import Model
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -87,6 +88,40 @@ def _usable_customers() -> Any:
     return Customer.objects.filter(is_active=True, merged_into__isnull=True)
 
 
+def _plausible_pk(value: Any) -> bool:
+    """An id the database can hold: digits, at most 12 (a bigger one overflows SQLite)."""
+    if isinstance(value, int):
+        return 0 < value < 10**MAX_ID_DIGITS
+    text = str(value)
+    return text.isascii() and text.isdigit() and len(text) <= MAX_ID_DIGITS
+
+
+class SafeChoiceField(forms.ModelChoiceField):  # type: ignore[type-arg]
+    """A model choice whose posted id is checked before it reaches SQL."""
+
+    def to_python(self, value: Any) -> Any:
+        if value in self.empty_values:
+            return None
+        if not isinstance(value, Model) and not _plausible_pk(value):
+            raise ValidationError(self.error_messages["invalid_choice"], code="invalid_choice")
+        return super().to_python(value)
+
+
+class SafeMultipleChoiceField(forms.ModelMultipleChoiceField):  # type: ignore[type-arg]
+    """Model choices whose posted ids are checked before they reach SQL."""
+
+    def clean(self, value: Any) -> Any:
+        values = value if isinstance(value, list | tuple) else [value] if value else []
+        for item in values:
+            if not isinstance(item, Model) and not _plausible_pk(item):
+                raise ValidationError(
+                    self.error_messages["invalid_pk_value"],
+                    code="invalid_pk_value",
+                    params={"pk": str(item)[:20]},
+                )
+        return super().clean(value)
+
+
 # ---------------------------------------------------------------- statements
 
 
@@ -152,7 +187,7 @@ class PaymentFilterForm(forms.Form):
 
 class PaymentForm(forms.Form):
     # Rendered by hand (search input + <select> of the matches), like the order form.
-    customer = forms.ModelChoiceField(
+    customer = SafeChoiceField(
         label=gettext_lazy("Customer"),
         queryset=_usable_customers(),
         error_messages={"invalid_choice": gettext_lazy("Choose an active customer from the list.")},
@@ -263,7 +298,7 @@ class DisputeFilterForm(forms.Form):
     reason = forms.ChoiceField(
         label=gettext_lazy("Reason"), choices=_dispute_reason_choices, required=False
     )
-    owner = forms.ModelChoiceField(
+    owner = SafeChoiceField(
         label=gettext_lazy("Owner"),
         queryset=_active_users(),
         required=False,
@@ -272,13 +307,13 @@ class DisputeFilterForm(forms.Form):
     q = forms.CharField(label=gettext_lazy("Invoice or customer"), max_length=100, required=False)
 
 
-class UserChoiceField(forms.ModelChoiceField):  # type: ignore[type-arg]
+class UserChoiceField(SafeChoiceField):
     def label_from_instance(self, obj: Any) -> str:
         name = obj.get_full_name()
         return f"{name} ({obj.username})" if name else str(obj.username)
 
 
-class LineChoiceField(forms.ModelMultipleChoiceField):  # type: ignore[type-arg]
+class LineChoiceField(SafeMultipleChoiceField):
     def label_from_instance(self, obj: Any) -> str:
         return _("%(position)s. %(description)s (%(amount)s € excl. VAT)") % {
             "position": obj.position,
@@ -313,7 +348,7 @@ class DisputeOpenForm(forms.Form):
         lines_field.queryset = invoice.lines.order_by("position")
 
 
-class DocumentChoiceField(forms.ModelChoiceField):  # type: ignore[type-arg]
+class DocumentChoiceField(SafeChoiceField):
     def label_from_instance(self, obj: Any) -> str:
         date = f"{obj.issue_date:%d/%m/%Y}" if obj.issue_date else ""
         return f"{obj.number} · {date} · {obj.total_gross} €"
@@ -381,7 +416,7 @@ class TaskDoneForm(forms.Form):
     cancel = forms.BooleanField(label=gettext_lazy("Cancel the task instead"), required=False)
 
 
-class InvoicesChoiceField(forms.ModelMultipleChoiceField):  # type: ignore[type-arg]
+class InvoicesChoiceField(SafeMultipleChoiceField):
     def label_from_instance(self, obj: Any) -> str:
         due = f"{obj.due_date:%d/%m/%Y}" if obj.due_date else "—"
         return _("%(number)s, due %(due)s, %(open)s € open") % {

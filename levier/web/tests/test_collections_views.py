@@ -898,3 +898,105 @@ def test_the_invoice_page_shows_the_payment_matched(
     assert reverse("web:payment_detail", args=[paid.pk]) in html
     # ADV reads the matching; only accounting may undo it
     assert reverse("web:allocation_unmatch", args=[Allocation.objects.get().pk]) not in html
+
+
+# ---------------------------------------------------------------- junk, as the accountant
+
+
+COLLECTIONS_JUNK: list[dict[str, Any]] = [
+    {},
+    {
+        "amount": "1e999",
+        "received_on": "99999-99-99",
+        "customer": "-1",
+        "method": "x",
+        "alloc-1": "NaN",
+        "alloc-999999999999": "1",
+        "reason": "x" * 5000,
+        "q": "%" * 300,
+        "page": "-1",
+        "as_of": "0000-00-00",
+        "run_date": "2199-12-31",
+        "confirm": "on",
+        "resolution": "credit_note",
+        "credit_note": "abc",
+        "corrected_invoice": "-5",
+        "owner": "0",
+        "due_on": "1-1-1",
+        "lines": ["x", "99999999999999999999"],
+        "invoices": ["9" * 30],
+        "promised_on": "31/12/9999",
+        "kind": "??",
+        "text": "\x00",
+        "offset_days": "99999999999",
+        "channel": "x",
+        "body": "{% if %}{{ x",
+        "subject": "{% load os %}",
+        "cancel": "on",
+        "next": "//evil.example/",
+        "statement_files": "not a file",
+    },
+    {"proposal": "1", "mine": "1", "kind": "task", "status": "zzz", "upage": "999", "spage": "x"},
+    {"resolution": "rejected", "note": "", "as_of": "1900-01-01", "run_date": "1900-01-01"},
+]
+
+
+def test_the_collections_routes_answer_junk_from_the_accountant_with_a_4xx_or_a_page(
+    adv: User, compta: User, acme: Customer
+) -> None:
+    """The generic junk test signs in as the other roles; Comptabilité passes the role checks."""
+    from django.urls import URLPattern
+
+    from levier.collections.disputes import open_dispute
+    from levier.collections.dunning import run_dunning
+    from levier.collections.followup import record_promise
+    from levier.web import urls_collections
+    from levier.web.tests.test_no_server_error import concrete_paths
+
+    default_scenario()
+    today = timezone.localdate()
+    invoice = issued_invoice(adv, acme, issue_date=today - dt.timedelta(days=60))
+    late = invoice_due(adv, dunning_customer("Junk SARL"), today - dt.timedelta(days=10))
+    paid = payment(compta, acme, "100.00")
+    allocate_payment(actor=compta, payment=paid, portions=[Portion(invoice.pk, Decimal(100))])
+    proposal = MatchProposal.objects.create(
+        payment=payment(compta, None, "5.00"),
+        reason=MatchReason.PAYER_PARTIAL,
+        confidence=Decimal("0.60"),
+        allocations=[{"invoice": "x"}, "junk", {"invoice": invoice.pk, "amount": "NaN"}],
+    )
+    dispute = open_dispute(actor=compta, invoice=late, reason="price", owner=compta, due_on=today)
+    promise = record_promise(actor=compta, customer=acme, invoices=[invoice], promised_on=today)
+    task = CollectionTask.objects.create(customer=acme, kind="call", title="T", due_on=today)
+    run = run_dunning(actor=compta, run_date=today)
+    ids = sorted(
+        {
+            acme.pk,
+            invoice.pk,
+            paid.pk,
+            Allocation.objects.get().pk,
+            proposal.pk,
+            dispute.pk,
+            promise.pk,
+            task.pk,
+            run.pk,
+            DunningStep.objects.first().pk,  # type: ignore[union-attr]
+            1,
+        }
+        | set(DunningMessage.objects.values_list("pk", flat=True))
+    )
+    client = client_for(compta)
+    client.raise_request_exception = True
+    patterns = [p for p in urls_collections.urlpatterns if isinstance(p, URLPattern)]
+    assert len(patterns) > 20
+    for pattern in patterns:
+        for path in concrete_paths(str(pattern.pattern), ids):
+            for body in COLLECTIONS_JUNK:
+                for response in (
+                    client.get(path, body),
+                    client.post(path, body),
+                    client.post(path, body, HTTP_HX_REQUEST="true"),
+                ):
+                    assert response.status_code < 500, (path, body)
+            upload = {"statement_files": SimpleUploadedFile("x.txt", b"\xff\xfe\x00" * 99)}
+            assert client.post(path, upload).status_code < 500, (path, "upload")

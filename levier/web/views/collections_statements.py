@@ -8,6 +8,7 @@ reloading the result page is harmless.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
@@ -29,6 +30,8 @@ from levier.web.views.collections_common import (
     require_reader,
 )
 from levier.web.views.orders import refusal_text
+
+log = logging.getLogger(__name__)
 
 
 def _page(
@@ -55,6 +58,11 @@ def _import_one(actor: User, upload: Any) -> ImportReport:
         return import_statement_file(actor=actor, data=data, filename=name)
     except StatementError as exc:
         return ImportReport(file=name, error=str(exc))
+    except ValueError as exc:
+        # A parser that should have said StatementError (a bug to fix there): the file is
+        # still refused whole, and the user told so, rather than a server error.
+        log.exception("statement file %s: unexpected parser error", name)
+        return ImportReport(file=name, error=f"{name}: {exc}")
 
 
 @login_required
