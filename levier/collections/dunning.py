@@ -747,16 +747,7 @@ def render_step(message: PlannedMessage, profile: CompanyProfile | None = None) 
     return templates[0].render(context).strip(), templates[1].render(context).strip()
 
 
-def save_step(*, actor: User, step: DunningStep, **fields: Any) -> DunningStep:
-    """Create or change a scenario's step; its texts must render (else ValidationFailed)."""
-    require(actor, Action.MANAGE_DUNNING)
-    editable = {"name", "offset_days", "channel", "subject", "body", "is_formal_notice"}
-    unknown = set(fields) - editable - {"scenario"}
-    if unknown:
-        raise ValueError(f"save_step: not editable: {', '.join(sorted(unknown))}")
-    before = snapshot(step) if step.pk else {}
-    for name, value in fields.items():
-        setattr(step, name, value)
+def _check_step(step: DunningStep) -> None:
     if step.channel not in DunningChannel.values:
         message = _("Unknown channel %(channel)s.") % {"channel": step.channel}
         raise ValidationFailed(message, errors={"channel": [message]}, code="channel")
@@ -765,8 +756,23 @@ def save_step(*, actor: User, step: DunningStep, **fields: Any) -> DunningStep:
         raise ValidationFailed(message, errors={"is_formal_notice": [message]}, code="channel")
     validate_template(step.subject, "subject")
     validate_template(step.body, "body")
-    creating = step.pk is None
+
+
+def save_step(*, actor: User, step: DunningStep, **fields: Any) -> DunningStep:
+    """Create or change a scenario's step; its texts must render (else ValidationFailed)."""
+    require(actor, Action.MANAGE_DUNNING)
+    editable = {"name", "offset_days", "channel", "subject", "body", "is_formal_notice"}
+    unknown = set(fields) - editable - {"scenario"}
+    if unknown:
+        raise ValueError(f"save_step: not editable: {', '.join(sorted(unknown))}")
+    before = snapshot(step) if step.pk else {}
+    # A refused change leaves the caller's object as it was (a form shows it again).
+    previous = {name: getattr(step, name) for name in fields if name != "scenario"}
+    for name, value in fields.items():
+        setattr(step, name, value)
     try:
+        _check_step(step)
+        creating = step.pk is None
         with transaction.atomic():
             step.save()
             record_event(
@@ -776,10 +782,16 @@ def save_step(*, actor: User, step: DunningStep, **fields: Any) -> DunningStep:
                 changes=snapshot(step) if creating else diff(before, snapshot(step)),
             )
     except IntegrityError:
+        for name, value in previous.items():
+            setattr(step, name, value)
         message = _("This scenario already has a step at %(offset)+d days.") % {
-            "offset": step.offset_days
+            "offset": fields.get("offset_days", step.offset_days)
         }
         raise ValidationFailed(message, errors={"offset_days": [message]}, code="offset") from None
+    except ValidationFailed:
+        for name, value in previous.items():
+            setattr(step, name, value)
+        raise
     return step
 
 

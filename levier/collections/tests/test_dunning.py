@@ -526,6 +526,7 @@ def test_a_broken_template_is_refused_with_the_field_named(
     assert broken.value.message.lower().startswith(label.lower())
     assert "endif" in broken.value.message
     assert list(unknown.value.errors) == ["subject"] and "{{ montant }}" in unknown.value.message
+    assert step.body.startswith("Bonjour,") and "montant" not in step.subject  # as it was
     step.refresh_from_db()
     assert step.body.startswith("Bonjour,") and "montant" not in step.subject
 
