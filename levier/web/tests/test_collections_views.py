@@ -167,12 +167,14 @@ def test_direction_and_auditors_read_the_screens_without_the_buttons(
     assert 'id="run-matching"' in accountant
 
 
-def test_the_menu_shows_collections_to_accounting_and_disputes_to_everyone(
+def test_the_menu_shows_collections_to_accounting_and_disputes_to_sales(
     compta: User, commercial: User
 ) -> None:
     accounting = client_for(compta).get(reverse("web:home")).content.decode()
     sales = client_for(commercial).get(reverse("web:home")).content.decode()
-    assert 'id="menu-collections"' in accounting and 'id="menu-disputes"' in accounting
+    assert 'id="menu-collections"' in accounting
+    day = client_for(compta).get(reverse("web:collections_today")).content.decode()
+    assert reverse("web:dispute_list") in day  # in the collections sub-menu
     assert 'id="menu-collections"' not in sales and 'id="menu-disputes"' in sales
     assert 'id="worklist-collections"' in accounting  # "Ma journée" on accounting's home
 

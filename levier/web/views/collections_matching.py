@@ -149,7 +149,9 @@ def matching_run(request: HttpRequest) -> HttpResponse:
 
 def _proposal(pk: int) -> MatchProposal:
     return get_object_or_404(
-        MatchProposal.objects.select_related("payment__customer", "payment__bank_transaction"),
+        MatchProposal.objects.select_related(
+            "customer", "payment__customer", "payment__bank_transaction"
+        ),
         pk=pk,
     )
 
@@ -173,7 +175,7 @@ def proposal_accept(request: HttpRequest, pk: int) -> HttpResponse:
             % {"amount": payment.amount, "payer": payment.payer_name or "?"},
         )
         return redirect("web:reconciliation")
-    rows, portions, ok = posted_rows(request, payment)
+    rows, portions, ok = posted_rows(request, payment, proposal.customer)
     if not ok or not portions:
         error = _("Check the amounts typed.") if not ok else _("Type at least one amount.")
         return payment_page(

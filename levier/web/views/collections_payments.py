@@ -267,8 +267,15 @@ def _proposal_amounts(proposal: MatchProposal | None) -> dict[int, str]:
     return out
 
 
-def offered_invoices(payment: Payment, search: str, extra_ids: Iterable[int] = ()) -> list[Invoice]:
-    """The invoices the allocation form lists, each once: typed or proposed ones first."""
+def offered_invoices(
+    payment: Payment,
+    search: str,
+    extra_ids: Iterable[int] = (),
+    payer: Customer | None = None,
+) -> list[Invoice]:
+    """The invoices the allocation form lists, each once: typed or proposed ones first,
+    then the open ones of the payer (the payment's customer, else the one a proposal names),
+    then those the search found."""
     ids = [i for i in extra_ids][:MAX_ROWS]
     chosen = {
         i.pk: i
@@ -277,10 +284,9 @@ def offered_invoices(payment: Payment, search: str, extra_ids: Iterable[int] = (
         ).select_related("customer")
     }
     ordered = [chosen[i] for i in ids if i in chosen]
-    if payment.customer_id is not None:
-        ordered += list(
-            open_invoices(payment.customer).select_related("customer")[:OPEN_INVOICES_SHOWN]  # type: ignore[arg-type]
-        )
+    payer = payment.customer or payer
+    if payer is not None:
+        ordered += list(open_invoices(payer).select_related("customer")[:OPEN_INVOICES_SHOWN])
     ordered += _search_invoices(search)
     seen: set[int] = set()
     unique = []
@@ -314,7 +320,8 @@ def payment_page(
     search = search_form.cleaned_data.get("q", "") if search_form.is_valid() else ""
     if rows is None:
         typed = dict(typed or _proposal_amounts(proposal))
-        rows = allocation_rows(offered_invoices(payment, search, typed), typed)
+        payer = proposal.customer if proposal is not None else None
+        rows = allocation_rows(offered_invoices(payment, search, typed, payer), typed)
     allocations = Allocation.objects.filter(payment=payment).select_related("invoice", "created_by")
     context = {
         "payment": payment,
@@ -350,12 +357,12 @@ def payment_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def posted_rows(
-    request: HttpRequest, payment: Payment
+    request: HttpRequest, payment: Payment, payer: Customer | None = None
 ) -> tuple[list[AllocationRow], list[Portion], bool]:
     """The allocation rows as posted, the portions they make, and whether all parse."""
     typed = posted_allocations(request.POST)
     search = str(request.POST.get("q", ""))[:100]
-    rows = allocation_rows(offered_invoices(payment, search, typed), typed)
+    rows = allocation_rows(offered_invoices(payment, search, typed, payer), typed)
     unknown = set(typed) - {row.invoice.pk for row in rows}
     parsed, ok = parse_allocation_rows(rows)
     portions = [Portion(invoice_id, amount) for invoice_id, amount in parsed]
