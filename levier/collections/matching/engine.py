@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from django.utils.translation import gettext as _
@@ -171,33 +171,56 @@ def propose(payments: Sequence[PaymentFacts], open_items: OpenItems) -> list[Pro
     """The best proposal for each EUR payment with money left, in the order given.
 
     A payment gets no proposal when nothing identifies what it pays nor who paid it.
+    Payments quoting a reference come first, all of them: a guess from the payer never
+    takes an invoice a payment names. Then the guesses, in two passes: first only those
+    that are certain, each judged against what the others took so far; then proposals for
+    the rest. Otherwise a mere proposal taking invoice A would leave B looking like "the
+    only open invoice of that amount", and B would be matched on the strength of a guess.
     """
     run = _Run(open_items, open_items.payers.fork())
     todo = [p for p in payments if p.currency == "EUR" and p.unallocated > 0]
+    quotes = {
+        p.payment_id: open_items.references.find(p.reference) if p.reference else [] for p in todo
+    }
     chronological = sorted(todo, key=lambda p: (p.received_on or dt.date.min, p.payment_id))
+    ordered = [p for p in chronological if quotes[p.payment_id]] + [
+        p for p in chronological if not quotes[p.payment_id]
+    ]
     found: dict[int, Proposal] = {}
-    for payment in chronological:
-        quotes = open_items.references.find(payment.reference) if payment.reference else []
-        if quotes and all(q.invoice_id in payment.already for q in quotes):
+    for certain_only in (True, False):
+        for payment in ordered:
+            if payment.payment_id in found:
+                continue
+            proposal = _decide(run, payment, quotes[payment.payment_id])
+            guess = not quotes[payment.payment_id]
+            if proposal is None or (certain_only and guess and not proposal.certain):
+                continue
+            if guess and not certain_only and proposal.certain:
+                # Certain only because proposals made to other payments took the invoices
+                # that made it ambiguous in the first pass.
+                proposal = replace(
+                    proposal,
+                    confidence=PAYER_SAME_AMOUNT,
+                    explanation=proposal.explanation
+                    + _("; other invoices it could pay are proposed for other payments"),
+                )
+            found[payment.payment_id] = run.take(proposal)
+            if proposal.certain and proposal.customer_id is not None:
+                run.payers.learn(payment.payer_iban, proposal.customer_id)
+    return [found[p.payment_id] for p in todo if found.get(p.payment_id, _NOTHING) is not _NOTHING]
+
+
+def _decide(run: _Run, payment: PaymentFacts, quotes: list[Quote]) -> Proposal | None:
+    if quotes:
+        if all(q.invoice_id in payment.already for q in quotes):
             # What is left after paying what it quoted is the customer's credit: a person
             # decides what it pays, not a guess from the amount.
-            found[payment.payment_id] = _NOTHING
-        if not quotes or payment.payment_id in found:
-            continue
-        proposal = _by_reference(run, payment, quotes)
-        found[payment.payment_id] = run.take(proposal)
-        if proposal.certain and proposal.customer_id is not None:
-            run.payers.learn(payment.payer_iban, proposal.customer_id)
-    for payment in chronological:
-        if payment.payment_id in found:
-            continue
-        payer = run.payers.identify(
-            customer_id=payment.customer_id, iban=payment.payer_iban, name=payment.payer_name
-        )
-        guess = _by_payer(run, payment, payer) if payer is not None else None
-        if guess is not None:
-            found[payment.payment_id] = run.take(guess)
-    return [found[p.payment_id] for p in todo if found.get(p.payment_id, _NOTHING) is not _NOTHING]
+            return _NOTHING
+        return _by_reference(run, payment, quotes)
+    payer = run.payers.identify(
+        customer_id=payment.customer_id, iban=payment.payer_iban, name=payment.payer_name
+    )
+    return _by_payer(run, payment, payer) if payer is not None else None
 
 
 _NOTHING = Proposal(0, None, MatchReason.MANUAL, Decimal("0.00"), "")
