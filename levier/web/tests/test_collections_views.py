@@ -772,6 +772,8 @@ def test_a_direction_reads_the_scenarios_but_cannot_edit_them(direction: User) -
     assert step is not None
     client = client_for(direction)
     assert client.get(reverse("web:dunning_scenarios")).status_code == 200
+    read_only = client.get(reverse("web:dunning_step_edit", args=[step.pk]))
+    assert read_only.status_code == 200 and 'id="save-step"' not in read_only.content.decode()
     response = client.post(
         reverse("web:dunning_step_edit", args=[step.pk]),
         {"name": "X", "offset_days": "3", "channel": "email", "subject": "", "body": ""},

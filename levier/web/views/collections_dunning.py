@@ -360,7 +360,7 @@ def _save(
         return _step_page(request, form, scenario, step, 400)
     except REFUSALS as exc:
         form.add_error(None, refusal_text(exc))
-        return _step_page(request, form, scenario, step, 403)
+        return _step_page(request, form, scenario, step, refusal_status(exc))
     messages.success(request, _("Step “%(name)s” saved.") % {"name": saved.name})
     return redirect("web:dunning_scenarios")
 
@@ -370,10 +370,10 @@ def _save(
 def dunning_step_edit(request: HttpRequest, pk: int) -> HttpResponse:
     """A step's offset, channel and texts; a text that does not render is refused."""
     step = get_object_or_404(DunningStep.objects.select_related("scenario"), pk=pk)
-    actor = require_reader(request, Action.MANAGE_DUNNING)
+    require_reader(request, Action.MANAGE_DUNNING)
     if request.method == "POST":
         return _save(request, step.scenario, step)
-    require(actor, Action.MANAGE_DUNNING)
+    # Readers see the texts (read-only); saving is Comptabilité's or an administrator's.
     return _step_page(request, StepForm(initial=_step_initial(step)), step.scenario, step)
 
 
