@@ -385,6 +385,8 @@ def test_a_payment_split_over_two_invoices_then_unmatched_with_a_reason(
     paid.refresh_from_db()
     second.refresh_from_db()
     assert paid.status == PaymentStatus.PARTIAL and second.open_amount == Decimal("600.00")
+    history = page_text(client.get(reverse("web:payment_detail", args=[paid.pk])))
+    assert "Mauvaise facture" in history[history.index("audit-trail") :]  # why it was undone
     again = client.post(reverse("web:allocation_unmatch", args=[allocation.pk]), {"reason": "x"})
     assert again.status_code == 404
 

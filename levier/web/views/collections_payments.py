@@ -26,6 +26,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from levier.accounts.models import User
 from levier.accounts.permissions import Action, require
+from levier.audit.choices import Verb
+from levier.audit.models import AuditEvent
 from levier.audit.selectors import events_for
 from levier.billing.choices import DocumentKind, InvoiceStatus
 from levier.billing.models import Invoice
@@ -303,6 +305,29 @@ def _payment(pk: int) -> Payment:
     )
 
 
+def payment_history(payment: Payment) -> list[AuditEvent]:
+    """The payment's trail with its allocations' (made, undone with the reason) and its
+    proposals' (confirmed, rejected with the reason): the lettrage is read in one place."""
+    live = [
+        str(pk) for pk in Allocation.objects.filter(payment=payment).values_list("pk", flat=True)
+    ]
+    proposals = [
+        str(pk) for pk in MatchProposal.objects.filter(payment=payment).values_list("pk", flat=True)
+    ]
+    allocation = "collections.allocation"
+    events = (
+        events_for(payment)
+        | AuditEvent.objects.filter(object_type=allocation, object_id__in=live)
+        | AuditEvent.objects.filter(
+            object_type=allocation, verb=Verb.DELETE, changes__payment=payment.pk
+        )
+        | AuditEvent.objects.filter(
+            object_type="collections.matchproposal", object_id__in=proposals
+        )
+    )
+    return list(events.select_related("actor").order_by("-created_at", "-id")[:200])
+
+
 def payment_page(
     request: HttpRequest,
     payment: Payment,
@@ -316,7 +341,6 @@ def payment_page(
     """The payment's page; `rows` and `errors` when an allocation came back refused."""
     actor = require_reader(request, Action.RECORD_PAYMENT)
     search_form = InvoiceSearchForm(request.GET)
-    search_form.is_valid()
     search = search_form.cleaned_data.get("q", "") if search_form.is_valid() else ""
     if rows is None:
         typed = dict(typed or _proposal_amounts(proposal))
@@ -337,7 +361,7 @@ def payment_page(
         "search_form": search_form,
         "allocation_errors": list(errors),
         "unmatch_form": ReasonForm(),
-        "events": list(events_for(payment)[:100]),
+        "events": payment_history(payment),
         **permission_flags(actor),
     }
     return render(request, "web/collections/payment_detail.html", context, status=status)
