@@ -302,13 +302,17 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "interval_step": 0.2,
     "interval_max": 0.5,
 }
-# The daily billing run (drafts only: ADV reviews and issues), on `celery beat`. Without
-# Celery, cron runs `levier billing-run` instead.
+# The daily billing run (drafts only: ADV reviews and issues) and dunning run, on `celery
+# beat`. Without Celery, cron runs `levier billing-run` and `levier dunning-run` instead.
 CELERY_BEAT_SCHEDULE = {
     "daily-billing-run": {
         "task": "levier.billing.jobs.daily_billing_run",
         "schedule": crontab(hour=env_int("LEVIER_BILLING_RUN_HOUR", 6), minute=0),
-    }
+    },
+    "daily-dunning-run": {
+        "task": "levier.collections.jobs_dunning.daily_dunning_run",
+        "schedule": crontab(hour=env_int("LEVIER_DUNNING_RUN_HOUR", 7), minute=0),
+    },
 }
 CELERY_TIMEZONE = TIME_ZONE
 # The user scheduled billing runs are recorded as (default: the first active ADV user).
@@ -316,6 +320,11 @@ LEVIER_BILLING_USER = env_str("LEVIER_BILLING_USER")
 # Issuing an invoice queues its sending on the customer's channel (email, e-invoicing
 # platform, post); off, sending is done by hand from the invoice page.
 LEVIER_AUTO_SEND_INVOICES = env_bool("LEVIER_AUTO_SEND_INVOICES", True)
+# The user scheduled dunning runs are recorded as (default: the first active Comptabilité).
+LEVIER_DUNNING_USER = env_str("LEVIER_DUNNING_USER")
+# A dunning run queues the sending of its reminders; off, they stay queued until
+# `levier send-reminders` (the demo's history uses this: its reminders were never emailed).
+LEVIER_AUTO_SEND_REMINDERS = env_bool("LEVIER_AUTO_SEND_REMINDERS", True)
 # E-invoicing platform connector (dotted path); the default drops Factur-X files in an outbox.
 LEVIER_EINVOICING_PLATFORM = env_str(
     "LEVIER_EINVOICING_PLATFORM", "levier.billing.platform.OutboxPlatform"

@@ -109,3 +109,4 @@ class MessageStatus(models.TextChoices):
     FAILED = "failed", _("Failed")
     TO_PRINT = "to_print", _("To print")
     PRINTED = "printed", _("Printed")
+    TASK = "task", _("Handed to a person (task)")

@@ -41,6 +41,7 @@ from decimal import Decimal
 from typing import Any
 
 from babel.dates import format_date
+from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Q
 from django.template import Context, Engine, Template, TemplateSyntaxError
@@ -899,7 +900,7 @@ def _record(run: DunningRun, plan: DunningPlan, actor: User) -> None:
                     interest=planned.interest,
                     indemnity=planned.indemnity,
                     # A task is handed to a person now; emails and letters wait for the job.
-                    status=MessageStatus.SENT if is_task else MessageStatus.QUEUED,
+                    status=MessageStatus.TASK if is_task else MessageStatus.QUEUED,
                     sent_at=now if is_task else None,
                 ),
             )
@@ -993,6 +994,8 @@ def _record(run: DunningRun, plan: DunningPlan, actor: User) -> None:
     )
     from levier.collections.jobs_dunning import send_dunning_message
 
+    if not settings.LEVIER_AUTO_SEND_REMINDERS:
+        return
     for planned, message in rows:
         if planned.task_kind is None:
             enqueue(send_dunning_message, message_id=message.pk)

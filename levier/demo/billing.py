@@ -30,6 +30,7 @@ from levier.billing.models import CompanyProfile, Invoice
 from levier.billing.run import issue_drafts, run_billing
 from levier.billing.services import create_credit_note, issue_invoice
 from levier.catalog.choices import InvoicingMode
+from levier.collections.disputes import open_dispute, resolve_dispute
 from levier.contracts.models import Contract, IndexSeries, IndexValue
 from levier.contracts.services import (
     create_contract_from_order,
@@ -45,6 +46,12 @@ from levier.sales.choices import OrderStatus
 from levier.sales.models import Order
 
 ONE_DAY = dt.timedelta(days=1)
+# Credit notes that settle a dispute the customer opened first, and the dispute's reason.
+DISPUTED_REASONS = {
+    CreditReason.PRICE_ERROR: "price",
+    CreditReason.SERVICE_NOT_DELIVERED: "not_delivered",
+    CreditReason.DUPLICATE: "duplicate",
+}
 CREDIT_REASONS = [
     (CreditReason.PRICE_ERROR, 5),
     (CreditReason.COMMERCIAL_GESTURE, 3),
@@ -221,6 +228,33 @@ class BillingHistory:
                 else:
                     note = create_credit_note(actor=self.compta, invoice=invoice, reason=reason)
                 issue_invoice(actor=self.compta, invoice=note, issue_date=moment.date())
+            if reason in DISPUTED_REASONS:
+                self._dispute_settled_by(invoice, note, moment)
+
+    def _dispute_settled_by(self, invoice: Invoice, note: Invoice, moment: dt.datetime) -> None:
+        """The customer had contested the invoice: the credit note resolves the dispute."""
+        assert invoice.issue_date is not None
+        opened = invoice.issue_date + dt.timedelta(days=self.rng.randint(6, 14))
+        with self.timeline.at(self._at(opened, 15)), clock(self._at(opened, 15)):
+            dispute = open_dispute(
+                actor=self.adv,
+                invoice=invoice,
+                reason=DISPUTED_REASONS[CreditReason(note.credit_reason)],
+                owner=self.adv,
+                due_on=opened + dt.timedelta(days=15),
+                notes="Réclamation du client reçue par courriel.",
+                opened_on=opened,
+            )
+        note.refresh_from_db()
+        with self.timeline.at(moment), clock(moment):
+            resolve_dispute(
+                actor=self.adv,
+                dispute=dispute,
+                resolution="credit_note",
+                credit_note=note,
+                note="Réclamation fondée : avoir émis.",
+                resolved_on=moment.date(),
+            )
 
 
 def create_billing_history(

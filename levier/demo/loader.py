@@ -14,6 +14,7 @@ from levier.audit.models import AuditEvent
 from levier.catalog.models import Product
 from levier.customers.models import Contact, Customer
 from levier.demo.billing import create_billing_history
+from levier.demo.collections import create_collections_history
 from levier.demo.company import (
     Progress,
     Scale,
@@ -44,6 +45,7 @@ class Summary:
     contracts: int = 0
     invoices: int = 0
     credit_notes: int = 0
+    collections: dict[str, int] = field(default_factory=dict)
     logins: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -74,6 +76,7 @@ def load_demo(scale: Scale | None = None, progress: Progress = no_progress) -> S
     renumber_by_year()
     # After renumbering: contracts are titled after their order's final number.
     contracts, invoices, credit_notes = create_billing_history(cast, rng, timeline, progress)
+    collections = create_collections_history(cast, rng, timeline, progress)
     timeline.apply()
     quotes: dict[str, int] = {}
     for status in Quote.objects.values_list("status", flat=True):
@@ -93,5 +96,6 @@ def load_demo(scale: Scale | None = None, progress: Progress = no_progress) -> S
         contracts=contracts,
         invoices=invoices,
         credit_notes=credit_notes,
+        collections=collections,
         logins=[(u.username, u.role) for u in cast.users.values()],
     )

@@ -289,7 +289,7 @@ def test_a_strategic_account_gets_a_task_not_an_email(
     assert "Grand Compte SA" in task.title
     message = task.dunning_message
     assert message is not None and message.channel == DunningChannel.HANDOVER
-    assert message.status == MessageStatus.SENT  # handed to a person: nothing to send
+    assert message.status == MessageStatus.TASK  # handed to a person: nothing to send
     [item] = DunningItem.objects.all()
     assert item.outcome == DunningOutcome.TASK and item.step.offset_days == 15
     assert (done.messages, done.tasks, done.skipped) == (0, 1, {SkipReason.STRATEGIC: 1})
@@ -299,6 +299,7 @@ def test_a_strategic_account_gets_a_task_not_an_email(
 
 def test_without_a_default_scenario_nothing_is_sent_and_it_is_said(adv: User, compta: User) -> None:
     invoice_due(adv, customer(), days_before(RUN, 3))
+    DunningScenario.objects.filter(is_default=True).update(is_default=False)
     other = DunningScenario.objects.create(name="Grands comptes", segment="grands-comptes")
     DunningStep.objects.create(scenario=other, name="Relance", offset_days=3, channel="email")
 

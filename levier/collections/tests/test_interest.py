@@ -23,6 +23,12 @@ from levier.lib.errors import ValidationFailed
 TABLE = RateTable.of((day, rate + Decimal("10")) for day, rate in ECB_RATES.items())
 
 
+@pytest.fixture
+def empty_rate_table(db: None) -> None:
+    """The installation seeds the ECB rates (migration 0003): these tests start without."""
+    LateInterestRate.objects.all().delete()
+
+
 def test_interest_spans_two_half_years_at_their_own_rates() -> None:
     # 10 days of June 2025 at 3.15 + 10 %, then 10 days of July 2025 at 2.15 + 10 %.
     interest = late_interest(
@@ -78,7 +84,7 @@ def test_a_leap_year_still_counts_365_days_a_year() -> None:
 
 
 @pytest.mark.django_db
-def test_a_missing_rate_names_the_half_year() -> None:
+def test_a_missing_rate_names_the_half_year(empty_rate_table: None) -> None:
     LateInterestRate.objects.create(valid_from=dt.date(2026, 1, 1), ecb_rate=Decimal("2.15"))
     with pytest.raises(ValidationFailed) as refused:
         late_interest(Decimal("1000.00"), dt.date(2026, 6, 1), dt.date(2026, 7, 15))
@@ -89,7 +95,9 @@ def test_a_missing_rate_names_the_half_year() -> None:
 
 
 @pytest.mark.django_db
-def test_the_legal_rate_is_the_ecb_rate_of_the_half_year_plus_ten_points() -> None:
+def test_the_legal_rate_is_the_ecb_rate_of_the_half_year_plus_ten_points(
+    empty_rate_table: None,
+) -> None:
     assert seed_interest_rates() == len(ECB_RATES)
     assert legal_rate_on(dt.date(2024, 3, 31)) == Decimal("14.50")
     assert legal_rate_on(dt.date(2024, 7, 1)) == Decimal("14.25")
@@ -99,7 +107,7 @@ def test_the_legal_rate_is_the_ecb_rate_of_the_half_year_plus_ten_points() -> No
 
 
 @pytest.mark.django_db
-def test_seeding_the_rates_again_keeps_what_accounting_entered() -> None:
+def test_seeding_the_rates_again_keeps_what_accounting_entered(empty_rate_table: None) -> None:
     LateInterestRate.objects.create(valid_from=dt.date(2026, 7, 1), ecb_rate=Decimal("1.90"))
     assert seed_interest_rates() == len(ECB_RATES) - 1
     assert seed_interest_rates() == 0

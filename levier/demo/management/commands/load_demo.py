@@ -121,6 +121,7 @@ class Command(BaseCommand):
             f"  {summary.contracts} contracts, {summary.invoices} invoices issued, "
             f"{summary.credit_notes} credit notes"
         )
+        out("  collections: " + ", ".join(f"{k} {v}" for k, v in summary.collections.items()))
         out(
             f"  {summary.approval_steps} approval steps, {summary.audit_events} audit events, "
             f"{summary.emails} confirmation emails logged ({held} held in memory, none sent)"
