@@ -41,7 +41,8 @@ QUOTED_EXACT = Decimal("0.99")
 QUOTED_PARTIAL = Decimal("0.96")
 QUOTED_OVER = Decimal("0.90")
 QUOTED_SPREAD = Decimal("0.90")  # several quoted, paid less, no exact combination
-QUOTED_OTHER_PAYER = Decimal("0.80")  # the IBAN belongs to another customer
+QUOTED_OTHER_PAYER = Decimal("0.80")  # the IBAN (or the payment) says another customer
+QUOTED_UNCORROBORATED = Decimal("0.90")  # a bare number, another amount, an unknown payer
 QUOTED_SETTLED = Decimal("0.50")  # quoted, but already settled (a payment twice?)
 PAYER_AMOUNT = {True: Decimal("0.95"), False: Decimal("0.85")}  # strong payer evidence or not
 PAYER_SUM = {True: Decimal("0.95"), False: Decimal("0.80")}
@@ -131,6 +132,7 @@ class OpenItems:
     ) -> None:
         """`customers`: (id, name, trade name, IBAN); `known_ibans`: (IBAN, customer id)."""
         self.items = {item.invoice_id: item for item in items}
+        self.cents = {i: cents(item.open_amount) for i, item in self.items.items()}
         self.references = ReferenceIndex(
             (item.invoice_id, item.number) for item in self.items.values()
         )
@@ -154,17 +156,27 @@ class _Run:
     index: OpenItems
     payers: PayerIndex
     consumed: dict[int, int] = field(default_factory=dict)
+    # How many times something of a customer's was taken: a guess made for a payer whose
+    # count has not moved since would come out the same.
+    changes: dict[int, int] = field(default_factory=dict)
 
     def left(self, invoice_id: int) -> int:
-        item = self.index.items[invoice_id]
-        return cents(item.open_amount) - self.consumed.get(invoice_id, 0)
+        return self.index.cents[invoice_id] - self.consumed.get(invoice_id, 0)
 
-    def take(self, proposal: Proposal) -> Proposal:
+    def keep(self, payment: PaymentFacts, proposal: Proposal, found: dict[int, Proposal]) -> None:
+        """The payment's proposal: what it allocates is no longer open for the others."""
+        found[payment.payment_id] = proposal
         for portion in proposal.portions:
-            self.consumed[portion.invoice_id] = self.consumed.get(portion.invoice_id, 0) + cents(
-                portion.amount
-            )
-        return proposal
+            invoice_id = portion.invoice_id
+            self.consumed[invoice_id] = self.consumed.get(invoice_id, 0) + cents(portion.amount)
+            customer_id = self.index.items[invoice_id].customer_id
+            self.changes[customer_id] = self.changes.get(customer_id, 0) + 1
+        if proposal.certain and proposal.customer_id is not None:
+            self.payers.learn(payment.payer_iban, proposal.customer_id, if_unknown=True)
+
+    def state(self, customer_id: int | None) -> tuple[int, int]:
+        """What a guess about this payer depends on: the IBANs known, what it still owes."""
+        return self.payers.learnt, self.changes.get(customer_id or 0, 0)
 
 
 def propose(payments: Sequence[PaymentFacts], open_items: OpenItems) -> list[Proposal]:
@@ -179,48 +191,55 @@ def propose(payments: Sequence[PaymentFacts], open_items: OpenItems) -> list[Pro
     """
     run = _Run(open_items, open_items.payers.fork())
     todo = [p for p in payments if p.currency == "EUR" and p.unallocated > 0]
-    quotes = {
-        p.payment_id: open_items.references.find(p.reference) if p.reference else [] for p in todo
-    }
     chronological = sorted(todo, key=lambda p: (p.received_on or dt.date.min, p.payment_id))
-    ordered = [p for p in chronological if quotes[p.payment_id]] + [
-        p for p in chronological if not quotes[p.payment_id]
-    ]
     found: dict[int, Proposal] = {}
-    for certain_only in (True, False):
-        for payment in ordered:
-            if payment.payment_id in found:
-                continue
-            proposal = _decide(run, payment, quotes[payment.payment_id])
-            guess = not quotes[payment.payment_id]
-            if proposal is None or (certain_only and guess and not proposal.certain):
-                continue
-            if guess and not certain_only and proposal.certain:
-                # Certain only because proposals made to other payments took the invoices
-                # that made it ambiguous in the first pass.
-                proposal = replace(
-                    proposal,
-                    confidence=PAYER_SAME_AMOUNT,
-                    explanation=proposal.explanation
-                    + _("; other invoices it could pay are proposed for other payments"),
-                )
-            found[payment.payment_id] = run.take(proposal)
-            if proposal.certain and proposal.customer_id is not None:
-                run.payers.learn(payment.payer_iban, proposal.customer_id)
+    guesses: list[PaymentFacts] = []
+    for payment in chronological:
+        quotes = open_items.references.find(payment.reference) if payment.reference else []
+        if not quotes:
+            guesses.append(payment)
+        elif all(q.invoice_id in payment.already for q in quotes):
+            # What is left after paying what it quoted is the customer's credit: a person
+            # decides what it pays, not a guess from the amount.
+            found[payment.payment_id] = _NOTHING
+        else:
+            run.keep(payment, _by_reference(run, payment, quotes), found)
+    first: dict[int, tuple[tuple[int, int], Proposal | None]] = {}
+    for payment in guesses:
+        payer, proposal = _guess(run, payment)
+        if proposal is not None and proposal.certain:
+            run.keep(payment, proposal, found)
+        else:
+            first[payment.payment_id] = (run.state(payer), proposal)
+    for payment in guesses:
+        if payment.payment_id in found:
+            continue
+        state, proposal = first[payment.payment_id]
+        if state != run.state(proposal.customer_id if proposal else payment.customer_id):
+            proposal = _guess(run, payment)[1]
+        if proposal is None:
+            continue
+        if proposal.certain:
+            # Certain only because proposals made to other payments took the invoices that
+            # made it ambiguous in the first pass.
+            proposal = replace(
+                proposal,
+                confidence=PAYER_SAME_AMOUNT,
+                explanation=proposal.explanation
+                + _("; other invoices it could pay are proposed for other payments"),
+            )
+        run.keep(payment, proposal, found)
     return [found[p.payment_id] for p in todo if found.get(p.payment_id, _NOTHING) is not _NOTHING]
 
 
-def _decide(run: _Run, payment: PaymentFacts, quotes: list[Quote]) -> Proposal | None:
-    if quotes:
-        if all(q.invoice_id in payment.already for q in quotes):
-            # What is left after paying what it quoted is the customer's credit: a person
-            # decides what it pays, not a guess from the amount.
-            return _NOTHING
-        return _by_reference(run, payment, quotes)
+def _guess(run: _Run, payment: PaymentFacts) -> tuple[int | None, Proposal | None]:
+    """The payer (its customer id) and what its open invoices say the payment is for."""
     payer = run.payers.identify(
         customer_id=payment.customer_id, iban=payment.payer_iban, name=payment.payer_name
     )
-    return _by_payer(run, payment, payer) if payer is not None else None
+    if payer is None:
+        return None, None
+    return payer.customer_id, _by_payer(run, payment, payer)
 
 
 _NOTHING = Proposal(0, None, MatchReason.MANUAL, Decimal("0.00"), "")
@@ -245,7 +264,10 @@ def _by_reference(run: _Run, payment: PaymentFacts, quotes: list[Quote]) -> Prop
         if any(q.creditor_reference for q in quotes)
         else MatchReason.INVOICE_NUMBER
     )
-    quoted = ", ".join(q.text for q in quotes)
+    # The RF as glued back (its canonical form), the number as the invoice prints it.
+    quoted = ", ".join(
+        q.text if q.creditor_reference else items[q.invoice_id].number for q in quotes
+    )
     owner = items[quotes[0].invoice_id].customer_id
     payable = [
         q.invoice_id
@@ -305,12 +327,12 @@ def _by_reference(run: _Run, payment: PaymentFacts, quotes: list[Quote]) -> Prop
         and confidence >= CERTAIN
         and not _is_one_of(run.payers, payment, customers)
     ):
-        confidence = QUOTED_OVER
+        confidence = QUOTED_UNCORROBORATED
         explanation += _("; the payer is not recognised as that customer: to confirm")
     payer = run.payers.identify(customer_id=payment.customer_id, iban=payment.payer_iban, name="")
     if payer is not None and customers - {payer.customer_id}:
         confidence = min(confidence, QUOTED_OTHER_PAYER)
-        explanation += _("; the money comes from another customer's account: to confirm")
+        explanation += _("; the payer is known as another customer: to confirm")
     return Proposal(
         payment.payment_id,
         items[portions[0].invoice_id].customer_id if portions else owner,
@@ -344,11 +366,12 @@ def _by_payer(run: _Run, payment: PaymentFacts, payer: Payer) -> Proposal | None
     who = _who(payer)
     strong = payer.strong
     amount = cents(payment.unallocated)
-    open_ids = [
-        i
+    lefts = {
+        i: left
         for i in run.index.by_customer.get(payer.customer_id, [])
-        if i not in payment.already and run.left(i) > 0
-    ]
+        if i not in payment.already and (left := run.left(i)) > 0
+    }
+    open_ids = list(lefts)
 
     def proposal(
         reason: MatchReason, confidence: Decimal, detail: str, portions: list[Portion]
@@ -362,7 +385,7 @@ def _by_payer(run: _Run, payment: PaymentFacts, payer: Payer) -> Proposal | None
             tuple(portions),
         )
 
-    exact = [i for i in open_ids if run.left(i) == amount]
+    exact = [i for i in open_ids if lefts[i] == amount]
     if len(exact) == 1:
         return proposal(
             MatchReason.PAYER_EXACT_AMOUNT,
@@ -378,7 +401,7 @@ def _by_payer(run: _Run, payment: PaymentFacts, payer: Payer) -> Proposal | None
             _fill(run, exact[:1], amount),
         )
     window = open_ids[:SUBSET_WINDOW]
-    amounts = [run.left(i) for i in window]
+    amounts = [lefts[i] for i in window]
     subset = unique_subset(amounts, amount, max_size=SUBSET_SIZE)
     if subset is not None:
         confidence = PAYER_SUM[strong]
@@ -392,8 +415,8 @@ def _by_payer(run: _Run, payment: PaymentFacts, payer: Payer) -> Proposal | None
             detail,
             _fill(run, [window[i] for i in subset], amount),
         )
-    total = sum(run.left(i) for i in open_ids)
-    if open_ids and amount < run.left(open_ids[0]):
+    total = sum(lefts.values())
+    if open_ids and amount < lefts[open_ids[0]]:
         return proposal(
             MatchReason.PAYER_PARTIAL,
             PAYER_PARTIAL,

@@ -64,6 +64,7 @@ class PayerIndex:
     ) -> None:
         """`customers`: (id, name, trade name, IBAN); `known_ibans`: (IBAN, customer id)."""
         self.ibans: dict[str, frozenset[int]] = {}
+        self.learnt = 0  # how many times an IBAN was added (what a guess depends on)
         self.keys: list[str] = []
         self.key_owners: list[int] = []
         self.exact: dict[str, set[int]] = {}
@@ -88,11 +89,20 @@ class PayerIndex:
         other.ibans = dict(self.ibans)
         return other
 
-    def learn(self, iban: str, customer_id: int) -> None:
-        """Whose account this IBAN is (the master, or a payment matched for certain)."""
+    def learn(self, iban: str, customer_id: int, *, if_unknown: bool = False) -> None:
+        """Whose account this IBAN is (the master, or a payment matched for certain).
+
+        `if_unknown`: only for an IBAN nobody owns yet. A run learns that way, so that one
+        payment made for a subsidiary does not make the group's IBAN ambiguous for the
+        payments after it in the same run (the next run, loading history, will).
+        """
         key = compact_iban(iban)
-        if key:
-            self.ibans[key] = self.ibans.get(key, frozenset()) | {customer_id}
+        owners = self.ibans.get(key, frozenset())
+        if if_unknown and owners:
+            return
+        if key and customer_id not in owners:
+            self.ibans[key] = owners | {customer_id}
+            self.learnt += 1
 
     def owners(self, iban: str) -> frozenset[int]:
         return self.ibans.get(compact_iban(iban), frozenset()) if iban else frozenset()
@@ -153,45 +163,43 @@ def unique_subset(
 
     None when there is no such subset, when there are several (the payer's intent is then a
     guess), or when the search spent its budget before knowing. Amounts are positive; the
-    search takes them in ascending order, finds the last one of a subset by bisection and
-    abandons a branch as soon as its smallest possible completion overshoots.
+    search takes them in ascending order, closes each partial subset by bisecting for the
+    amount still missing, and abandons a branch as soon as it must overshoot or cannot reach.
     """
     order = sorted(range(len(amounts)), key=lambda i: amounts[i])
     values = [amounts[i] for i in order]
-    suffix_max = _largest_sums(values, max_size)
-    if len(values) < 2 or target < values[0] + values[1] or target > suffix_max[max_size]:
+    most = _largest_sums(values, max_size)
+    if len(values) < 2 or target < values[0] + values[1] or target > most[max_size]:
         return None
     found: list[list[int]] = []
     steps = 0
 
-    def search(start: int, left: int, remaining: int, chosen: list[int]) -> bool:
+    def search(start: int, chosen: list[int], remaining: int) -> bool:
         """False to stop everything (a second subset, or out of budget)."""
         nonlocal steps
-        if left == 1:
+        if chosen:  # one more amount, exactly what is missing, closes a subset
             lo = bisect_left(values, remaining, start)
-            hi = bisect_right(values, remaining, start)
-            for position in range(lo, hi):
+            for position in range(lo, bisect_right(values, remaining, lo)):
                 found.append([*chosen, position])
                 if len(found) > 1:
                     return False
+        if len(chosen) + 2 > max_size:
             return True
-        for position in range(start, len(values) - left + 1):
+        room = max_size - len(chosen) - 1  # amounts that may still follow this one
+        for position in range(start, len(values)):
             steps += 1
             if steps > budget:
                 return False
             value = values[position]
-            if value * left > remaining:
-                break  # every later amount is at least as large
-            if value + suffix_max[left - 1] < remaining:
+            if 2 * value > remaining:
+                break  # another amount at least as large must follow
+            if value + most[room] < remaining:
                 continue  # even the largest amounts cannot complete it
-            if not search(position + 1, left - 1, remaining - value, [*chosen, position]):
+            if not search(position + 1, [*chosen, position], remaining - value):
                 return False
         return True
 
-    for size in range(2, min(max_size, len(values)) + 1):
-        if not search(0, size, target, []):
-            return None
-    if len(found) != 1:
+    if not search(0, [], target) or len(found) != 1:
         return None
     return sorted(order[p] for p in found[0])
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import connection, transaction
 from django.db.models import QuerySet
@@ -156,21 +156,73 @@ def load_open_items() -> OpenItems:
     )
 
 
+Signature = tuple[int, int | None, frozenset[tuple[int, Decimal]]]
+
+
 def _signature(
-    customer_id: int | None, portions: Iterable[tuple[int, Decimal]]
-) -> tuple[int | None, frozenset[tuple[int, Decimal]]]:
-    return customer_id, frozenset((invoice, Decimal(amount)) for invoice, amount in portions)
+    payment_id: int, customer_id: int | None, portions: Iterable[tuple[int, Decimal]]
+) -> Signature:
+    """What a proposal says, whatever its wording: the payer and the amounts per invoice."""
+    return payment_id, customer_id, frozenset((i, Decimal(a)) for i, a in portions)
 
 
 def _stored_portions(allocations: Any) -> list[tuple[int, Decimal]]:
     return [(int(a["invoice"]), Decimal(str(a["amount"]))) for a in allocations or []]
 
 
-def _as_json(proposal: Proposal, numbers: dict[int, str]) -> list[dict[str, str | int]]:
-    return [
-        {"invoice": p.invoice_id, "number": numbers.get(p.invoice_id, ""), "amount": str(p.amount)}
-        for p in proposal.portions
-    ]
+def _proposed(proposal: Proposal) -> Signature:
+    return _signature(
+        proposal.payment_id,
+        proposal.customer_id,
+        ((p.invoice_id, p.amount) for p in proposal.portions),
+    )
+
+
+class _Earlier(NamedTuple):
+    """The proposals already stored for the run's payments."""
+
+    rejected: set[Signature]
+    # signature (with reason and confidence) → the pending proposal's id
+    pending: dict[tuple[Signature, str, Decimal], int]
+
+
+def _earlier(selected: QuerySet[Payment]) -> _Earlier:
+    earlier = _Earlier(set(), {})
+    for (
+        pk,
+        payment_id,
+        customer_id,
+        allocations,
+        status,
+        reason,
+        confidence,
+    ) in MatchProposal.objects.filter(
+        payment__in=selected.values("pk"),
+        status__in=(ProposalStatus.REJECTED, ProposalStatus.PENDING),
+    ).values_list(
+        "pk", "payment_id", "customer_id", "allocations", "status", "reason", "confidence"
+    ):
+        signature = _signature(payment_id, customer_id, _stored_portions(allocations))
+        if status == ProposalStatus.REJECTED:
+            earlier.rejected.add(signature)
+        else:
+            earlier.pending[(signature, reason, confidence)] = pk
+    return earlier
+
+
+def _stored(proposal: Proposal, numbers: dict[int, str], **extra: Any) -> MatchProposal:
+    return MatchProposal(
+        payment_id=proposal.payment_id,
+        customer_id=proposal.customer_id,
+        reason=proposal.reason,
+        confidence=proposal.confidence,
+        explanation=proposal.explanation[:500],
+        allocations=[
+            {"invoice": p.invoice_id, "number": numbers[p.invoice_id], "amount": str(p.amount)}
+            for p in proposal.portions
+        ],
+        **extra,
+    )
 
 
 @transaction.atomic
@@ -179,7 +231,7 @@ def match_payments(*, actor: User, payment_ids: Sequence[int] | None = None) -> 
 
     Certain proposals are applied (automatic allocations, and an accepted proposal keeping
     the explanation); the others replace the payment's pending proposal, unless a person
-    already rejected exactly that one.
+    already rejected exactly that one. A proposal identical to the pending one keeps it.
     """
     require(actor, Action.MATCH_PAYMENTS)
     payments = load_payments(payment_ids)
@@ -188,32 +240,12 @@ def match_payments(*, actor: User, payment_ids: Sequence[int] | None = None) -> 
         return report
     _without_jit()
     index = load_open_items()
-    selected = _selected(payment_ids).values("pk")
-    rejected: set[tuple[int, tuple[int | None, frozenset[tuple[int, Decimal]]]]] = {
-        (payment_id, _signature(customer_id, _stored_portions(allocations)))
-        for payment_id, customer_id, allocations in MatchProposal.objects.filter(
-            payment__in=selected, status=ProposalStatus.REJECTED
-        ).values_list("payment_id", "customer_id", "allocations")
-    }
-    pending: dict[int, list[tuple[int, str, Decimal, str, Any, int | None]]] = {}
-    for row in MatchProposal.objects.filter(
-        payment__in=selected, status=ProposalStatus.PENDING
-    ).values_list(
-        "payment_id", "pk", "reason", "confidence", "explanation", "allocations", "customer_id"
-    ):
-        pending.setdefault(row[0], []).append(row[1:])
-
-    proposals = [
-        p
-        for p in propose(payments, index)
-        if (p.payment_id, _signature(p.customer_id, ((x.invoice_id, x.amount) for x in p.portions)))
-        not in rejected
-    ]
+    earlier = _earlier(_selected(payment_ids))
+    proposals = [p for p in propose(payments, index) if _proposed(p) not in earlier.rejected]
     numbers = {
-        i: index.items[i].number for p in proposals for i in (x.invoice_id for x in p.portions)
+        x.invoice_id: index.items[x.invoice_id].number for p in proposals for x in p.portions
     }
-    certain = [p for p in proposals if p.certain]
-    by_payment = {p.payment_id: p for p in certain}
+    certain = {p.payment_id: p for p in proposals if p.certain}
     outcome = apply_matches(
         actor=actor,
         matches=[
@@ -226,57 +258,31 @@ def match_payments(*, actor: User, payment_ids: Sequence[int] | None = None) -> 
                 customer_id=p.customer_id,
                 explanation=p.explanation,
             )
-            for p in certain
+            for p in certain.values()
         ],
     )
     applied = {m.payment_id for m in outcome.applied}
     report.refused = [f"{f.match.payment_id}: {f.error.message}" for f in outcome.failures]
+    report.matched_automatically = len(applied)
+    report.amount_matched = sum((certain[i].amount for i in applied), ZERO)
     now = timezone.now()
     rows = [
-        MatchProposal(
-            payment_id=p.payment_id,
-            customer_id=p.customer_id,
-            reason=p.reason,
-            confidence=p.confidence,
-            explanation=p.explanation[:500],
-            allocations=_as_json(p, numbers),
-            status=ProposalStatus.ACCEPTED,
-            decided_by=actor,
-            decided_at=now,
+        _stored(
+            certain[i], numbers, status=ProposalStatus.ACCEPTED, decided_by=actor, decided_at=now
         )
-        for p in (by_payment[i] for i in sorted(applied))
+        for i in sorted(applied)
     ]
-    report.matched_automatically = len(applied)
-    report.amount_matched = sum((by_payment[i].amount for i in applied), ZERO)
     kept: set[int] = set()
     for p in proposals:
         if p.payment_id in applied:
             continue
-        allocations = _as_json(p, numbers)
-        same = next(
-            (
-                old[0]
-                for old in pending.get(p.payment_id, [])
-                if (old[1], old[2], old[5], _stored_portions(old[4]))
-                == (p.reason, p.confidence, p.customer_id, _stored_portions(allocations))
-            ),
-            None,
-        )
         report.proposals += 1
-        if same is not None:
+        same = earlier.pending.get((_proposed(p), p.reason, p.confidence))
+        if same is None:
+            rows.append(_stored(p, numbers))
+        else:
             kept.add(same)
-            continue
-        rows.append(
-            MatchProposal(
-                payment_id=p.payment_id,
-                customer_id=p.customer_id,
-                reason=p.reason,
-                confidence=p.confidence,
-                explanation=p.explanation[:500],
-                allocations=allocations,
-            )
-        )
-    stale = [old[0] for olds in pending.values() for old in olds if old[0] not in kept]
+    stale = [pk for pk in earlier.pending.values() if pk not in kept]
     if stale:
         MatchProposal.objects.filter(pk__in=stale, status=ProposalStatus.PENDING).update(
             status=ProposalStatus.OBSOLETE

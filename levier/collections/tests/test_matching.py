@@ -295,6 +295,19 @@ def test_same_amount_on_several_invoices_proposes_the_oldest_due(
     assert [a["invoice"] for a in proposal.allocations] == [oldest.pk]
 
 
+def test_another_payments_proposal_never_makes_a_guess_certain(
+    adv: User, compta: User, acme: Customer
+) -> None:
+    """Two invoices of 1,200: a proposal taking the first must not settle the second."""
+    issue(adv, acme, "1000", "1000")
+    by_name = pay(compta, "1200.00", "VIR", payer_name="Acme Informatique", received_on=DAY)
+    by_iban = pay(compta, "1200.00", "VIR", payer_iban=IBAN_A)
+    report = match_payments(actor=compta)
+    assert (report.matched_automatically, report.proposals) == (0, 2)
+    assert pending(by_name).allocations[0]["invoice"] != pending(by_iban).allocations[0]["invoice"]
+    assert pending(by_iban).confidence == Decimal("0.70")
+
+
 def test_a_payment_below_the_oldest_invoice_is_proposed_as_partial(
     adv: User, compta: User, acme: Customer
 ) -> None:
