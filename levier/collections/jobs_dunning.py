@@ -39,8 +39,7 @@ from levier.audit.services import record_event
 from levier.billing.company import company_profile
 from levier.billing.jobs_sending import _error_text, _message_id_domain, claim_timeout
 from levier.collections.choices import DunningChannel, MessageStatus
-from levier.collections.models import DunningMessage
-from levier.customers.models import Customer
+from levier.collections.models import DunningMessage, StatementEmail
 from levier.jobs import job
 
 log = logging.getLogger(__name__)
@@ -253,9 +252,49 @@ def daily_dunning_run(run_date: str = "") -> int | None:
         return None
 
 
+def _claim_statement(row_id: int) -> StatementEmail | None:
+    """Take a statement email for sending (same rules as `_claim` for reminders)."""
+    with transaction.atomic():
+        row = (
+            StatementEmail.objects.select_for_update(of=("self",))
+            .select_related("customer")
+            .filter(pk=row_id)
+            .first()
+        )
+        if row is None or row.status not in (Status.QUEUED, Status.FAILED, Status.SENDING):
+            return None
+        now = timezone.now()
+        if (
+            row.status == Status.SENDING
+            and row.claimed_at
+            and row.claimed_at > now - claim_timeout()
+        ):
+            return None
+        row.attempts += 1
+        row.claimed_at, row.status, row.error = now, Status.SENDING, ""
+        row.save(update_fields=["attempts", "claimed_at", "status", "error"])
+        return row
+
+
+def pending_statement_emails(older_than: dt.timedelta) -> QuerySet[StatementEmail]:
+    now = timezone.now()
+    cutoff = now - older_than
+    stale_claim = min(cutoff, now - claim_timeout())
+    return (
+        StatementEmail.objects.annotate(last_activity=Coalesce("claimed_at", "created_at"))
+        .filter(
+            Q(status=Status.QUEUED, last_activity__lte=cutoff)
+            | Q(status=Status.FAILED, attempts__lt=MAX_SEND_ATTEMPTS, last_activity__lte=cutoff)
+            | Q(status=Status.SENDING, last_activity__lte=stale_claim)
+        )
+        .select_related("customer")
+        .order_by("last_activity", "pk")
+    )
+
+
 @job
-def send_statement_email(*, customer_id: int, as_of: str, actor_id: int | None = None) -> None:
-    """Render and email one statement; the outcome goes to the customer's audit trail."""
+def send_statement_email(*, statement_email_id: int) -> None:
+    """Render and email one requested statement; the outcome on its row and the audit trail."""
     from levier.collections.dunning import recipients_of, seller_name
     from levier.collections.statement import (
         account_statement_pdf,
@@ -264,17 +303,23 @@ def send_statement_email(*, customer_id: int, as_of: str, actor_id: int | None =
         statement_filename,
     )
 
-    customer = Customer.objects.filter(pk=customer_id).first()
-    if customer is None:
-        log.warning("statement of customer %s: no such customer", customer_id)
+    row = _claim_statement(statement_email_id)
+    if row is None:
         return
-    day = dt.date.fromisoformat(as_of)
+    customer, day = row.customer, row.as_of
+
+    def finish(**fields: Any) -> bool:
+        return bool(
+            StatementEmail.objects.filter(
+                pk=row.pk, status=Status.SENDING, claimed_at=row.claimed_at
+            ).update(**fields)
+        )
+
     recipients = recipients_of(customer)
-    actor = User.objects.filter(pk=actor_id).first() if actor_id else None
-    profile = company_profile()
     if not recipients:
-        log.warning("statement of customer %s: no recipient", customer_id)
+        finish(status=Status.FAILED, error=NO_RECIPIENT_REASON)
         return
+    profile = company_profile()
     context = {
         "customer_name": customer.name,
         "as_of": french_date(day),
@@ -290,16 +335,31 @@ def send_statement_email(*, customer_id: int, as_of: str, actor_id: int | None =
         to=recipients,
         reply_to=[profile.email] if profile.email else None,
     )
-    email.attach(
-        statement_filename(customer, day),
-        account_statement_pdf(customer, day, profile=profile),
-        "application/pdf",
-    )
-    email.send(fail_silently=False)
-    record_event(
-        actor=actor,
-        verb=Verb.SEND,
-        instance=customer,
-        changes={"statement_as_of": as_of, "to": recipients},
-        comment=f"Relevé de compte au {french_date(day)} envoyé à {', '.join(recipients)}",
-    )
+    try:
+        email.attach(
+            statement_filename(customer, day),
+            account_statement_pdf(customer, day, profile=profile),
+            "application/pdf",
+        )
+        email.send(fail_silently=False)
+    except OSError as exc:  # smtplib errors are OSErrors too
+        finish(status=Status.FAILED, error=_error_text(exc))
+        log.warning("statement email %s failed: %s", row.pk, _error_text(exc))
+        return
+    except Exception as exc:
+        finish(status=Status.FAILED, error=_error_text(exc))
+        raise
+    with transaction.atomic():
+        if not finish(
+            status=Status.SENT,
+            sent_at=timezone.now(),
+            recipients=", ".join(recipients)[:500],
+        ):
+            return
+        record_event(
+            actor=row.requested_by,
+            verb=Verb.SEND,
+            instance=customer,
+            changes={"statement_as_of": day, "to": recipients},
+            comment=f"Relevé de compte au {french_date(day)} envoyé à {', '.join(recipients)}",
+        )

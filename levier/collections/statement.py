@@ -34,7 +34,7 @@ from levier.billing.choices import DocumentKind, InvoiceStatus
 from levier.billing.company import company_profile, legal_footer
 from levier.billing.models import CompanyProfile, Invoice
 from levier.collections.choices import PaymentMethod
-from levier.collections.models import DunningItem, DunningMessage, Payment
+from levier.collections.models import DunningItem, DunningMessage, Payment, StatementEmail
 from levier.customers.models import Customer
 from levier.jobs import enqueue
 from levier.lib.errors import ValidationFailed
@@ -376,8 +376,9 @@ def letter_filename(message: DunningMessage) -> str:
 def send_account_statement(*, actor: User, customer: Customer, as_of: dt.date) -> list[str]:
     """Email the customer its statement on `as_of`; returns the addresses it goes to.
 
-    The email is sent by a job after the commit, to the addresses reminders go to; the
-    request and, once sent, the sending are in the customer's audit trail.
+    The request is logged (`StatementEmail`, "queued") with the audit event; a job sends it
+    after the commit, to the addresses reminders go to, and `levier send-reminders` retries
+    it when it fails.
     """
     from levier.collections.dunning import recipients_of
 
@@ -390,19 +391,20 @@ def send_account_statement(*, actor: User, customer: Customer, as_of: dt.date) -
         ) % {"customer": customer.name}
         raise ValidationFailed(message, errors={"__all__": [message]}, code="no_recipient")
     with transaction.atomic():
+        row = StatementEmail.objects.create(
+            customer=customer,
+            as_of=as_of,
+            recipients=", ".join(recipients)[:500],
+            requested_by=actor,
+        )
         record_event(
             actor=actor,
             verb=Verb.SEND,
             instance=customer,
-            changes={"statement_as_of": as_of, "to": recipients},
+            changes={"statement_as_of": as_of, "to": recipients, "statement_email": row.pk},
             comment=f"Envoi du relevé de compte au {as_of:%d/%m/%Y} demandé",
         )
         from levier.collections.jobs_dunning import send_statement_email
 
-        enqueue(
-            send_statement_email,
-            customer_id=customer.pk,
-            as_of=as_of.isoformat(),
-            actor_id=actor.pk,
-        )
+        enqueue(send_statement_email, statement_email_id=row.pk)
     return recipients

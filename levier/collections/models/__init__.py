@@ -16,6 +16,7 @@ from levier.collections.models.dunning import (
     DunningScenario,
     DunningStep,
     LateInterestRate,
+    StatementEmail,
 )
 from levier.collections.models.payments import Allocation, MatchProposal, Payment
 
@@ -36,5 +37,6 @@ __all__ = [
     "MatchProposal",
     "Payment",
     "PromiseToPay",
+    "StatementEmail",
     "StatementFile",
 ]

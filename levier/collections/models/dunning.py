@@ -188,3 +188,34 @@ class DunningItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.invoice_id} {self.step_id}"
+
+
+class StatementEmail(models.Model):
+    """The send log of an account statement emailed on request (customer page).
+
+    Queued with the request, sent by a job after the commit, retried by `levier
+    send-reminders` like the reminders: a failed sending is visible and never lost.
+    """
+
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.PROTECT, related_name="statement_emails"
+    )
+    as_of = models.DateField(_("statement date"))
+    recipients = models.CharField(max_length=500, blank=True)
+    status = models.CharField(
+        max_length=20, choices=MessageStatus.choices, default=MessageStatus.QUEUED, db_index=True
+    )
+    error = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {self.as_of} {self.status}"

@@ -223,3 +223,36 @@ def test_a_customer_without_an_address_cannot_be_sent_its_statement(compta: User
 def test_the_auditor_cannot_send_a_statement(auditeur: User) -> None:
     with pytest.raises(PermissionDenied):
         send_account_statement(actor=auditeur, customer=customer(), as_of=RUN)
+
+
+def test_a_failed_statement_email_is_logged_and_sent_again_by_the_sweeper(
+    adv: User, compta: User, django_capture_on_commit_callbacks: Any
+) -> None:
+    from unittest import mock
+
+    from django.core.management import call_command
+
+    from levier.collections.choices import MessageStatus
+    from levier.collections.models import StatementEmail
+
+    buyer = customer("Industries Durand SA", email="relances@durand.example")
+    invoices_due(adv, [(buyer, days_before(RUN, 10), "1000")])
+    with (
+        mock.patch("django.core.mail.EmailMessage.send", side_effect=OSError("mail server down")),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        send_account_statement(actor=compta, customer=buyer, as_of=RUN)
+    row = StatementEmail.objects.get()
+    assert (row.status, row.attempts, row.error) == (
+        MessageStatus.FAILED,
+        1,
+        "OSError: mail server down",
+    )
+    assert mail.outbox == []
+
+    call_command("send_reminders", "--older-than-minutes", "0", stdout=io.StringIO())
+
+    row.refresh_from_db()
+    assert (row.status, row.attempts) == (MessageStatus.SENT, 2)
+    [email] = mail.outbox
+    assert email.to == ["relances@durand.example"]
