@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import translation
 
 from levier.accounts.models import User
 from levier.accounts.permissions import PermissionDenied
@@ -99,5 +100,6 @@ def test_the_command_prints_what_the_matcher_did(compta: User, tmp_path: Path) -
     path = tmp_path / "j1.xml"
     path.write_bytes(camt(MONDAY, TUESDAY))
     out = io.StringIO()
-    call_command("bank_import", str(path), stdout=out)
+    with translation.override("en"):
+        call_command("bank_import", str(path), stdout=out)
     assert "2 payment(s): 0 matched automatically, 0 proposal(s) to review" in out.getvalue()
