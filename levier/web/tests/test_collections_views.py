@@ -891,6 +891,8 @@ def test_sending_the_statement_without_an_address_says_so(
         sent = client_for(compta).post(reverse("web:account_statement_send", args=[reachable.pk]))
     assert sent.status_code == 302
     assert [m.to for m in mailoutbox] == [["compta@joignable.example"]]
+    page = page_text(client_for(compta).get(reverse("web:customer_detail", args=[reachable.pk])))
+    assert "compta@joignable.example" in page[page.index('id="statement-emails"') :]
 
 
 def test_the_invoice_page_shows_the_payment_matched(

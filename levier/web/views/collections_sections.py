@@ -27,6 +27,7 @@ from levier.collections.models import (
     DunningItem,
     DunningMessage,
     PromiseToPay,
+    StatementEmail,
 )
 from levier.collections.payments import customer_credit, open_invoices
 from levier.collections.statement import aged_balance
@@ -95,6 +96,9 @@ def customer_collections(
             DunningMessage.objects.filter(customer=customer)
             .select_related("step", "run")
             .prefetch_related("items__invoice")[:RECENT]
+        ),
+        "statement_emails": list(
+            StatementEmail.objects.filter(customer=customer).select_related("requested_by")[:5]
         ),
         "promise_form": promise_form or PromiseForm(open_invoices=invoices),
         "note_form": note_form or NoteForm(),
