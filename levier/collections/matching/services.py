@@ -98,30 +98,8 @@ def load_payments(payment_ids: Iterable[int] | None = None) -> list[PaymentFacts
             payment__in=selected.filter(status=PaymentStatus.PARTIAL).values("pk")
         ).values_list("payment_id", "invoice_id"):
             already.setdefault(payment_id, set()).add(invoice_id)
-    return [
-        PaymentFacts(
-            payment_id=pk,
-            amount=amount,
-            allocated=allocated,
-            reference=reference,
-            payer_name=payer_name,
-            payer_iban=payer_iban,
-            customer_id=customer_id,
-            received_on=received_on,
-            already=frozenset(already.get(pk, ())),
-        )
-        for (
-            pk,
-            amount,
-            allocated,
-            reference,
-            payer_name,
-            payer_iban,
-            customer_id,
-            received_on,
-            _s,
-        ) in rows
-    ]
+    # The columns in PaymentFacts' order, then the status.
+    return [PaymentFacts(*row[:-1], already=frozenset(already.get(row[0], ()))) for row in rows]
 
 
 def load_open_items() -> OpenItems:
