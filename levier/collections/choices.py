@@ -24,6 +24,7 @@ class MatchReason(models.TextChoices):
     PAYER_SEVERAL_INVOICES = "payer_sum", _("Payer identified, sum of several invoices")
     PAYER_PARTIAL = "payer_partial", _("Payer identified, partial payment")
     PAYER_OVERPAYMENT = "payer_over", _("Payer identified, overpayment kept as credit")
+    PAYER_ONLY = "payer_only", _("Payer identified, invoices to choose")
     MANUAL = "manual", _("Matched by hand")
 
 

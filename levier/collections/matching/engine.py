@@ -438,4 +438,4 @@ def _by_payer(run: _Run, payment: PaymentFacts, payer: Payer) -> Proposal | None
         if open_ids
         else _("no open invoice: the payment stays as customer credit")
     )
-    return proposal(MatchReason.MANUAL, PAYER_ONLY, detail, [])
+    return proposal(MatchReason.PAYER_ONLY, PAYER_ONLY, detail, [])

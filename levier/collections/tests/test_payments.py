@@ -245,3 +245,17 @@ def test_allocations_never_leave_an_invoice_below_zero_or_a_payment_overdrawn(
     for row in Payment.objects.filter(customer=customer):
         assert D("0") <= row.allocated <= row.amount
         assert row.allocated == sum(a.amount for a in row.allocations.all())
+
+
+def test_cents_that_do_not_add_up_in_binary_still_settle_the_invoice(
+    adv: User, compta: User
+) -> None:
+    # 0.30 − 0.10 − 0.20 is 5.6e-17 in binary floats, which SQLite uses for decimals.
+    invoice = issued_invoice(adv, net="0.25", vat="20")
+    assert invoice.total_gross == D("0.30")
+    for cents in ("0.10", "0.20"):
+        paid = payment(compta, invoice.customer, cents, received_on=dt.date(2026, 11, 9))
+        allocate_payment(actor=compta, payment=paid, portions=[Portion(invoice.pk, D(cents))])
+    invoice.refresh_from_db()
+    assert invoice.open_amount == D("0.00") and invoice.settled_on == dt.date(2026, 11, 9)
+    assert list(open_invoices(invoice.customer)) == []
