@@ -25,6 +25,7 @@ class MatchReason(models.TextChoices):
     PAYER_PARTIAL = "payer_partial", _("Payer identified, partial payment")
     PAYER_OVERPAYMENT = "payer_over", _("Payer identified, overpayment kept as credit")
     PAYER_ONLY = "payer_only", _("Payer identified, invoices to choose")
+    ALREADY_PAID = "already_paid", _("Quotes an invoice already settled: paid twice?")
     MANUAL = "manual", _("Matched by hand")
 
 

@@ -129,9 +129,16 @@ class OpenItems:
         items: Iterable[OpenItem],
         customers: Iterable[tuple[int, str, str, str]] = (),
         known_ibans: Iterable[tuple[str, int]] = (),
+        settled: Iterable[tuple[int, str, int]] = (),
     ) -> None:
-        """`customers`: (id, name, trade name, IBAN); `known_ibans`: (IBAN, customer id)."""
+        """`customers`: (id, name, trade name, IBAN); `known_ibans`: (IBAN, customer id);
+        `settled`: (id, number, customer id) of invoices paid lately, to catch a second
+        payment of the same invoice before a guess gives it to another one."""
         self.items = {item.invoice_id: item for item in items}
+        self.settled = {invoice_id: (number, customer) for invoice_id, number, customer in settled}
+        self.settled_references = ReferenceIndex(
+            (invoice_id, number) for invoice_id, (number, _c) in self.settled.items()
+        )
         self.cents = {i: cents(item.open_amount) for i, item in self.items.items()}
         self.references = ReferenceIndex(
             (item.invoice_id, item.number) for item in self.items.values()
@@ -196,7 +203,17 @@ def propose(payments: Sequence[PaymentFacts], open_items: OpenItems) -> list[Pro
     guesses: list[PaymentFacts] = []
     for payment in chronological:
         quotes = open_items.references.find(payment.reference) if payment.reference else []
-        if not quotes:
+        paid = (
+            open_items.settled_references.find(payment.reference)
+            if payment.reference and not quotes
+            else []
+        )
+        if paid and all(q.invoice_id in payment.already for q in paid):
+            # It settled what it quoted; what is left is the customer's credit.
+            found[payment.payment_id] = _NOTHING
+        elif paid:
+            found[payment.payment_id] = _already_paid(open_items, payment, paid)
+        elif not quotes:
             guesses.append(payment)
         elif all(q.invoice_id in payment.already for q in quotes):
             # What is left after paying what it quoted is the customer's credit: a person
@@ -243,6 +260,24 @@ def _guess(run: _Run, payment: PaymentFacts) -> tuple[int | None, Proposal | Non
 
 
 _NOTHING = Proposal(0, None, MatchReason.MANUAL, Decimal("0.00"), "")
+
+
+def _already_paid(open_items: OpenItems, payment: PaymentFacts, quotes: list[Quote]) -> Proposal:
+    """The payment names invoices already settled: most often the same invoice paid twice.
+
+    No guess from the amount (it would settle another invoice on the strength of a
+    coincidence): a person decides between a refund, a credit, or the right invoice.
+    """
+    numbers = [open_items.settled[q.invoice_id][0] for q in quotes]
+    customer = open_items.settled[quotes[0].invoice_id][1]
+    return Proposal(
+        payment.payment_id,
+        customer,
+        MatchReason.ALREADY_PAID,
+        Decimal("0.50"),
+        _("quotes %(numbers)s, already settled: a double payment? Refund it or keep it as credit")
+        % {"numbers": ", ".join(numbers)},
+    )
 
 
 def _fill(run: _Run, invoice_ids: list[int], amount: int) -> list[Portion]:

@@ -9,6 +9,7 @@ stores the others for a person. The payments are locked first (in id order, as
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -40,6 +41,8 @@ from levier.lib.errors import NotAllowed, ValidationFailed
 from levier.lib.money import ZERO
 
 MATCHABLE = (PaymentStatus.UNMATCHED, PaymentStatus.PARTIAL)
+# A payment quoting an invoice settled within this many days is shown as a double payment.
+SETTLED_LOOKBACK_DAYS = 400
 
 
 @dataclass
@@ -124,6 +127,16 @@ def load_open_items() -> OpenItems:
         .values_list("payer_iban", "customer_id")
         .distinct()
     )
+    settled = (
+        Invoice.objects.filter(
+            status=InvoiceStatus.ISSUED,
+            kind=DocumentKind.INVOICE,
+            open_amount__lte=0,
+            settled_on__gte=timezone.localdate() - dt.timedelta(days=SETTLED_LOOKBACK_DAYS),
+        )
+        .exclude(number=None)
+        .values_list("pk", "number", "customer_id")
+    )
     return OpenItems(
         (
             OpenItem(pk, number or "", customer, amount or ZERO, due)
@@ -131,6 +144,7 @@ def load_open_items() -> OpenItems:
         ),
         customers,
         [(iban, customer) for iban, customer in known_ibans if customer is not None],
+        settled=((pk, number or "", customer) for pk, number, customer in settled),
     )
 
 

@@ -232,6 +232,21 @@ def test_an_exact_amount_from_a_known_iban_is_matched_automatically(
     assert payment.customer_id == acme.pk
 
 
+def test_an_invoice_paid_twice_is_not_given_to_another_invoice_of_the_same_amount(
+    adv: User, compta: User, acme: Customer
+) -> None:
+    first, second = issue(adv, acme, "1000", "1000")
+    pay(compta, "1200.00", f"Facture {first.number}", payer_iban=IBAN_A)
+    match_payments(actor=compta)
+    assert open_amount(first) == 0
+    again = pay(compta, "1200.00", f"Facture {first.number}", payer_iban=IBAN_A)
+    report = match_payments(actor=compta)
+    assert report.matched_automatically == 0 and open_amount(second) == Decimal("1200.00")
+    proposal = pending(again)
+    assert proposal.reason == MatchReason.ALREADY_PAID and proposal.allocations == []
+    assert proposal.customer_id == acme.pk and (first.number or "") in proposal.explanation
+
+
 def test_an_iban_seen_on_a_matched_payment_identifies_the_payer_next_time(
     adv: User, compta: User, other: Customer
 ) -> None:
