@@ -36,6 +36,7 @@ ACTION_LABELS: dict[Action, Promise] = {
     Action.SEND_INVOICE: _("Send or resend issued invoices and credit notes"),
     Action.MANAGE_COMPANY: _("Edit the company's legal identity printed on invoices"),
     Action.IMPORT_BANK_STATEMENTS: _("Import bank statements (camt.053, CFONB 120, OFX)"),
+    Action.VIEW_COLLECTIONS: _("See payments, matching, reminders and the collector's day"),
     Action.RECORD_PAYMENT: _("Record a payment received (cheque, card, transfer)"),
     Action.MATCH_PAYMENTS: _("Match payments to invoices, confirm, split or unmatch them"),
     Action.RUN_DUNNING: _("Run and preview reminders, handle collection tasks"),

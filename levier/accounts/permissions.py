@@ -39,6 +39,7 @@ class Action(StrEnum):
     SEND_INVOICE = "send_invoice"  # send or resend issued documents on the customer's channel
     MANAGE_COMPANY = "manage_company"  # the seller's legal identity printed on invoices
     IMPORT_BANK_STATEMENTS = "import_bank_statements"  # camt.053, CFONB 120, OFX files in
+    VIEW_COLLECTIONS = "view_collections"  # payments, matching, reminders, the collector's day
     RECORD_PAYMENT = "record_payment"  # enter a cheque, card or transfer received by hand
     MATCH_PAYMENTS = "match_payments"  # match, confirm, split and unmatch payments (lettrage)
     RUN_DUNNING = "run_dunning"  # run the reminders, preview them, handle collection tasks
@@ -79,6 +80,7 @@ MATRIX: dict[Action, frozenset[Role]] = {
     Action.SEND_INVOICE: frozenset({_A, _K}),
     Action.MANAGE_COMPANY: frozenset({_ADM}),
     Action.IMPORT_BANK_STATEMENTS: frozenset({_K}),
+    Action.VIEW_COLLECTIONS: frozenset({_K, _D, _ADM, Role.AUDITEUR}),
     Action.RECORD_PAYMENT: frozenset({_K}),
     Action.MATCH_PAYMENTS: frozenset({_K}),
     Action.RUN_DUNNING: frozenset({_K}),

@@ -826,6 +826,11 @@ def run_dunning(*, actor: User, run_date: dt.date) -> DunningRun:
     (PostgreSQL) or waits (SQLite). A run that fails is recorded as failed and re-raised.
     """
     require(actor, Action.RUN_DUNNING)
+    if run_date > timezone.localdate():
+        message = _("Reminders are sent on or after their day: %(date)s is in the future.") % {
+            "date": f"{run_date:%d/%m/%Y}"
+        }
+        raise ValidationFailed(message, errors={"run_date": [message]}, code="future_run")
     DunningLock.objects.get_or_create(name=LOCK_NAME)
     try:
         with transaction.atomic():

@@ -19,8 +19,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.db import transaction
 from django.utils.translation import gettext as _
 
+from levier.accounts.models import User
+from levier.accounts.permissions import Action, require
+from levier.audit.choices import Verb
+from levier.audit.services import record_event
+from levier.collections.models import LateInterestRate
 from levier.lib.errors import ValidationFailed
 
 __all__ = [
@@ -150,3 +156,45 @@ def late_interest(
         numerator += amount * rate_on(start) * ((last_day - first_day).days + 1)
         first_day, start = next_start, next_start
     return (numerator / _PERCENT_DAYS).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def save_interest_rate(
+    *,
+    actor: User,
+    valid_from: dt.date,
+    ecb_rate: Decimal,
+    margin_points: Decimal = Decimal("10.00"),
+) -> LateInterestRate:
+    """Enter (or correct) the ECB rate of a half-year, each January and July.
+
+    Formal notices already recorded keep the interest they stated; the next ones use this.
+    """
+    require(actor, Action.MANAGE_DUNNING)
+
+    def refused(field: str, message: str) -> ValidationFailed:
+        return ValidationFailed(message, errors={field: [message]}, code=field)
+
+    if (valid_from.month, valid_from.day) not in ((1, 1), (7, 1)):
+        raise refused("valid_from", _("a half-year starts on 1 January or 1 July"))
+    for field, value in (("ecb_rate", ecb_rate), ("margin_points", margin_points)):
+        if not value.is_finite() or not Decimal("-10") <= value <= Decimal("50"):
+            raise refused(field, _("a rate between -10 and 50 %"))
+        if value != value.quantize(Decimal("0.01")):
+            raise refused(field, _("a rate has at most two decimals"))
+    with transaction.atomic():
+        row = LateInterestRate.objects.select_for_update().filter(valid_from=valid_from).first()
+        before = (row.ecb_rate, row.margin_points) if row else None
+        if row is None:
+            row = LateInterestRate(valid_from=valid_from)
+        row.ecb_rate, row.margin_points = ecb_rate, margin_points
+        row.save()
+        record_event(
+            actor=actor,
+            verb=Verb.UPDATE if before else Verb.CREATE,
+            instance=row,
+            changes={
+                "ecb_rate": [str(before[0]) if before else None, str(ecb_rate)],
+                "margin_points": [str(before[1]) if before else None, str(margin_points)],
+            },
+        )
+    return row

@@ -90,8 +90,10 @@ def record_payment(
     reference: str = "",
     payer_name: str = "",
     payer_iban: str = "",
+    portions: Sequence[Portion] = (),
 ) -> Payment:
-    """A cheque, card payment or transfer entered by hand (statements create their own)."""
+    """A cheque, card payment or transfer entered by hand (statements create their own),
+    allocated at once to the `portions` given: both, or nothing when one is refused."""
     require(actor, Action.RECORD_PAYMENT)
     if method not in PaymentMethod.values:
         raise _refused(_("unknown payment method"), "method", "method")
@@ -116,6 +118,8 @@ def record_payment(
         changes={"amount": str(amount), "method": str(method), "received_on": str(received_on)},
     )
     record_domain_events([Event(EventName.PAYMENT_RECEIVED, payment, received_payload(payment))])
+    if portions:
+        allocate_payment(actor=actor, payment=payment, portions=portions)
     return payment
 
 
@@ -148,7 +152,9 @@ def create_payments_for_transactions(
             payer_name=line.counterparty_name[:200],
             payer_iban=line.counterparty_iban[:34],
             reference=" ".join(
-                part for part in (line.reference, line.remittance, line.label) if part
+                dict.fromkeys(
+                    part for part in (line.reference, line.remittance, line.label) if part
+                )
             )[:500],
             bank_transaction=line,
             created_by=actor,

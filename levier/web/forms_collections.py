@@ -508,3 +508,20 @@ class StepForm(forms.Form):
         required=False,
         widget=forms.Textarea(attrs={"rows": 16, "cols": 80}),
     )
+
+
+class InterestRateForm(forms.Form):
+    """The ECB rate of a half-year (the service checks the date and the bounds)."""
+
+    valid_from = forms.DateField(label=gettext_lazy("Half-year starting"), widget=DateInput)
+    # localize: "2,15" as the French type it, as well as "2.15".
+    ecb_rate = forms.DecimalField(
+        label=gettext_lazy("ECB rate (%)"), max_digits=5, decimal_places=2, localize=True
+    )
+    margin_points = forms.DecimalField(
+        label=gettext_lazy("Points added"),
+        max_digits=5,
+        decimal_places=2,
+        initial=Decimal("10"),
+        localize=True,
+    )

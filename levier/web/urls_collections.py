@@ -79,6 +79,7 @@ urlpatterns = [
         name="dunning_message_printed",
     ),
     path("dunning/scenarios/", dunning.dunning_scenarios, name="dunning_scenarios"),
+    path("dunning/rates/", dunning.interest_rate_save, name="interest_rate_save"),
     path(
         "dunning/scenarios/<int:pk>/steps/new/",
         dunning.dunning_step_create,

@@ -22,7 +22,10 @@ def test_every_action_has_a_row_in_the_matrix() -> None:
 
 
 def test_auditor_is_read_only() -> None:
-    assert [a for a, roles in MATRIX.items() if Role.AUDITEUR in roles] == [Action.VIEW]
+    assert [a for a, roles in MATRIX.items() if Role.AUDITEUR in roles] == [
+        Action.VIEW,
+        Action.VIEW_COLLECTIONS,
+    ]
 
 
 def test_sales_never_approves_anything() -> None:

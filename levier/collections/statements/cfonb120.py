@@ -26,13 +26,18 @@ _COUNTERPARTY_QUALIFIERS = {"NPY", "NBE", "NPO", "NBU"}
 _REMITTANCE_QUALIFIERS = {"LIB", "LCC", "LC2", "LCS", "RCN", "REF"}
 
 
+def _digits(text: str) -> bool:
+    """ASCII digits only: str.isdigit() also accepts "³" or "٣", which int() then refuses."""
+    return text.isascii() and text.isdigit()
+
+
 def looks_like_cfonb120(data: bytes) -> bool:
     """Whether `data` is plausibly CFONB 120, so format detection needs no file name."""
     records = _split_records(data)
     if not records:
         return False
     _, first = records[0]
-    return len(first) == RECORD_LENGTH and first[:2] in _CODES and first[2:7].strip().isdigit()
+    return len(first) == RECORD_LENGTH and first[:2] in _CODES and _digits(first[2:7].strip())
 
 
 def _decode(data: bytes) -> str:
@@ -64,7 +69,7 @@ def _split_records(data: bytes) -> list[tuple[int, str]]:
 
 def _date(value: str, where: str, what: str) -> dt.date:
     """JJMMAA; two-digit years above 60 are 19xx, like Pennylane's parser."""
-    if not value.isdigit() or len(value) != 6:
+    if not _digits(value) or len(value) != 6:
         raise StatementError(f"invalid {what} {value!r} (expected JJMMAA)", where=where)
     day, month, year = int(value[:2]), int(value[2:4]), int(value[4:])
     year += 1900 if year > 60 else 2000
@@ -77,7 +82,7 @@ def _date(value: str, where: str, what: str) -> dt.date:
 def _amount(value: str, decimals: int, where: str) -> Decimal:
     """13 digits and a sign character that also holds the last digit, scaled exactly."""
     digits, last = value[:-1], value[-1:]
-    if len(value) != 14 or not digits.isdigit() or last not in _SIGN_DIGITS:
+    if len(value) != 14 or not _digits(digits) or last not in _SIGN_DIGITS:
         raise StatementError(f"bad amount {value!r}", where=where)
     sign, digit = _SIGN_DIGITS[last]
     return Decimal(sign * (int(digits) * 10 + digit)).scaleb(-decimals)
@@ -135,7 +140,7 @@ def _decimals(record: str, where: str) -> int | None:
     value = record[19]
     if value == " ":
         return None
-    if not value.isdigit():
+    if not _digits(value):
         raise StatementError(f"invalid number of decimals {value!r}", where=where)
     return int(value)
 

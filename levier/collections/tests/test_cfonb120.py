@@ -111,6 +111,12 @@ def test_structural_errors_name_the_line(records: list[str], line: str, words: s
     assert words in error.value.message
 
 
+def test_a_superscript_digit_in_a_date_is_an_error_naming_the_line() -> None:
+    with pytest.raises(StatementError) as error:
+        parse_cfonb120(build(GOOD[0].replace("150519", "15051³")), "releve.txt")
+    assert error.value.where == "releve.txt line 1"
+
+
 def test_detection_accepts_cfonb_and_refuses_other_content() -> None:
     assert looks_like_cfonb120(build(*GOOD))
     assert not looks_like_cfonb120(b"OFXHEADER:100\nDATA:OFXSGML\n")

@@ -16,12 +16,14 @@ from decimal import Decimal
 from email.message import EmailMessage
 from io import StringIO
 from typing import Any
+from unittest import mock
 
 import pytest
 from django.core import mail
 from django.core.management import call_command
 from django.db import connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from pypdf import PdfReader
 
 from levier.accounts.models import User
@@ -97,7 +99,10 @@ def scenario() -> DunningScenario:
 
 
 def run(compta: User, day: dt.date = RUN) -> DunningRun:
-    return run_dunning(actor=compta, run_date=day)
+    """The run of `day`, on that day (a run may not be dated in the future)."""
+    moment = timezone.make_aware(dt.datetime.combine(day, dt.time(7)))
+    with mock.patch("django.utils.timezone.now", return_value=moment):
+        return run_dunning(actor=compta, run_date=day)
 
 
 def send(message: DunningMessage) -> DunningMessage:
@@ -818,3 +823,11 @@ def test_a_concurrent_run_is_refused_on_postgresql(compta: User) -> None:
         release.set()
         thread.join()
     assert not DunningRun.objects.exists()
+
+
+def test_a_run_dated_in_the_future_is_refused(compta: User) -> None:
+    from levier.lib.errors import ValidationFailed
+
+    with pytest.raises(ValidationFailed) as refused:
+        run_dunning(actor=compta, run_date=timezone.localdate() + dt.timedelta(days=1))
+    assert refused.value.code == "future_run"

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from levier.accounts.models import User
 from levier.collections.dunning_defaults import ECB_RATES, seed_interest_rates
 from levier.collections.interest import (
     RateTable,
@@ -176,3 +177,47 @@ def test_interest_is_at_the_cent_and_within_the_extreme_rates(
     low = amount * Decimal("11.4") * late / 36500
     high = amount * Decimal("12.15") * late / 36500
     assert low - Decimal("0.005") <= interest <= high + Decimal("0.005")
+
+
+def test_a_rate_is_saved_for_a_half_year_and_audited(compta: User) -> None:
+    from levier.audit.models import AuditEvent
+    from levier.collections.interest import save_interest_rate
+
+    row = save_interest_rate(actor=compta, valid_from=dt.date(2027, 7, 1), ecb_rate=Decimal("1.90"))
+    assert legal_rate_on(dt.date(2027, 8, 1)) == Decimal("11.90") == row.legal_rate
+    save_interest_rate(actor=compta, valid_from=dt.date(2027, 7, 1), ecb_rate=Decimal("2.15"))
+    assert legal_rate_on(dt.date(2027, 8, 1)) == Decimal("12.15")
+    changes = [
+        e.changes["ecb_rate"]
+        for e in AuditEvent.objects.filter(object_type="collections.lateinterestrate").order_by(
+            "pk"
+        )
+    ]
+    assert changes == [[None, "1.90"], ["1.90", "2.15"]]
+
+
+@pytest.mark.parametrize(
+    ("day", "rate", "field"),
+    [
+        (dt.date(2027, 3, 1), "2", "valid_from"),
+        (dt.date(2027, 1, 1), "2.155", "ecb_rate"),
+        (dt.date(2027, 1, 1), "99", "ecb_rate"),
+        (dt.date(2027, 1, 1), "NaN", "ecb_rate"),
+    ],
+)
+def test_a_wrong_rate_is_refused_naming_the_field(
+    compta: User, day: dt.date, rate: str, field: str
+) -> None:
+    from levier.collections.interest import save_interest_rate
+
+    with pytest.raises(ValidationFailed) as refused:
+        save_interest_rate(actor=compta, valid_from=day, ecb_rate=Decimal(rate))
+    assert field in refused.value.errors
+
+
+def test_only_accounting_and_the_administrator_enter_rates(adv: User) -> None:
+    from levier.accounts.permissions import PermissionDenied
+    from levier.collections.interest import save_interest_rate
+
+    with pytest.raises(PermissionDenied):
+        save_interest_rate(actor=adv, valid_from=dt.date(2027, 1, 1), ecb_rate=Decimal("2"))

@@ -259,3 +259,53 @@ def test_cents_that_do_not_add_up_in_binary_still_settle_the_invoice(
     invoice.refresh_from_db()
     assert invoice.open_amount == D("0.00") and invoice.settled_on == dt.date(2026, 11, 9)
     assert list(open_invoices(invoice.customer)) == []
+
+
+def test_a_payment_entered_with_its_invoices_is_recorded_and_matched_together(
+    adv: User, compta: User
+) -> None:
+    from levier.collections.payments import record_payment
+
+    invoice = issued_invoice(adv, net="1000")
+    with pytest.raises(ValidationFailed):
+        record_payment(
+            actor=compta,
+            customer=invoice.customer,
+            method="cheque",
+            received_on=dt.date(2026, 11, 5),
+            amount=D("1300.00"),
+            portions=[Portion(invoice.pk, D("1300.00"))],
+        )
+    assert not Payment.objects.exists()  # refused allocation: no payment left behind
+    paid = record_payment(
+        actor=compta,
+        customer=invoice.customer,
+        method="cheque",
+        received_on=dt.date(2026, 11, 5),
+        amount=D("1200.00"),
+        portions=[Portion(invoice.pk, D("1200.00"))],
+    )
+    assert paid.status == PaymentStatus.MATCHED
+
+
+def test_a_statement_line_repeating_its_label_in_the_remittance_reads_once(
+    compta: User,
+) -> None:
+    from levier.collections.models import BankTransaction, StatementFile
+    from levier.collections.payments import create_payments_for_transactions
+
+    file = StatementFile.objects.create(
+        filename="r.xml", sha256="0" * 64, format="camt.053", size=1, imported_by=compta
+    )
+    line = BankTransaction.objects.create(
+        file=file,
+        account_iban="FR76",
+        booking_date=dt.date(2026, 11, 2),
+        amount=D("10.00000"),
+        currency="EUR",
+        label="REGLEMENT",
+        remittance="REGLEMENT",
+        fingerprint="f" * 64,
+    )
+    (made,) = create_payments_for_transactions(actor=compta, lines=[line])
+    assert made.reference == "REGLEMENT"

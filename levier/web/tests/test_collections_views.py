@@ -1008,3 +1008,40 @@ def test_the_collections_routes_answer_junk_from_the_accountant_with_a_4xx_or_a_
                     assert response.status_code < 500, (path, body)
             upload = {"statement_files": SimpleUploadedFile("x.txt", b"\xff\xfe\x00" * 99)}
             assert client.post(path, upload).status_code < 500, (path, "upload")
+
+
+def test_accounting_enters_the_ecb_rate_of_a_half_year(compta: User) -> None:
+    from levier.collections.models import LateInterestRate
+
+    client = client_for(compta)
+    page = client.get(reverse("web:dunning_scenarios"))
+    assert 'id="rate-form"' in page.content.decode()
+    response = client.post(
+        reverse("web:interest_rate_save"),
+        {"valid_from": "2027-01-01", "ecb_rate": "2,00", "margin_points": "10"},
+    )
+    assert response.status_code == 302
+    row = LateInterestRate.objects.get(valid_from=dt.date(2027, 1, 1))
+    assert row.legal_rate == Decimal("12.00")
+
+
+def test_a_rate_that_does_not_start_a_half_year_is_refused_on_the_form(compta: User) -> None:
+    response = client_for(compta).post(
+        reverse("web:interest_rate_save"),
+        {"valid_from": "2027-02-01", "ecb_rate": "2", "margin_points": "10"},
+    )
+    assert response.status_code == 400
+    assert "1" in unescape(response.content.decode())
+    from levier.collections.models import LateInterestRate
+
+    assert not LateInterestRate.objects.filter(valid_from=dt.date(2027, 2, 1)).exists()
+
+
+def test_direction_reads_the_rates_but_cannot_enter_one(direction: User) -> None:
+    client = client_for(direction)
+    assert 'id="rate-form"' not in client.get(reverse("web:dunning_scenarios")).content.decode()
+    response = client.post(
+        reverse("web:interest_rate_save"),
+        {"valid_from": "2027-01-01", "ecb_rate": "2", "margin_points": "10"},
+    )
+    assert response.status_code == 403

@@ -17,7 +17,6 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils.http import content_disposition_header, url_has_allowed_host_and_scheme
 
-from levier.accounts.choices import Role
 from levier.accounts.models import User
 from levier.accounts.permissions import Action, PermissionDenied, can
 from levier.lib.errors import DomainError
@@ -29,13 +28,9 @@ PAGE_SIZE = 50
 # The service refusals a screen turns into a message or a form error with a 4xx.
 REFUSALS: tuple[type[Exception], ...] = (DomainError, PermissionDenied, InvalidTransition)
 
-COLLECTIONS_READERS = frozenset(
-    {Role.COMPTABILITE, Role.DIRECTION, Role.AUDITEUR, Role.ADMINISTRATEUR}
-)
-
 
 def may_read_collections(user: User) -> bool:
-    return user.is_active and user.role in COLLECTIONS_READERS
+    return can(user, Action.VIEW_COLLECTIONS)
 
 
 def require_reader(request: HttpRequest, action: Action = Action.MATCH_PAYMENTS) -> User:

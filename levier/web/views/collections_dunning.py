@@ -24,6 +24,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from levier.accounts.models import User
 from levier.accounts.permissions import Action, require
 from levier.audit.selectors import events_for
 from levier.collections.choices import DunningChannel, MessageStatus, TaskKind
@@ -38,6 +39,7 @@ from levier.collections.dunning import (
     run_dunning,
     save_step,
 )
+from levier.collections.interest import save_interest_rate
 from levier.collections.models import (
     DunningMessage,
     DunningRun,
@@ -51,7 +53,12 @@ from levier.collections.statement import (
     statement_filename,
 )
 from levier.lib.errors import ValidationFailed
-from levier.web.forms_collections import DunningRunForm, StepForm, bounded_day
+from levier.web.forms_collections import (
+    DunningRunForm,
+    InterestRateForm,
+    StepForm,
+    bounded_day,
+)
 from levier.web.views.collections_common import (
     PAGE_SIZE,
     REFUSALS,
@@ -305,17 +312,53 @@ def dunning_message_printed(request: HttpRequest, pk: int) -> HttpResponse:
 # ---------------------------------------------------------------- scenarios and rates
 
 
-@login_required
-@require_GET
-def dunning_scenarios(request: HttpRequest) -> HttpResponse:
-    actor = require_reader(request, Action.MANAGE_DUNNING)
+def _scenarios_page(
+    request: HttpRequest, actor: User, rate_form: InterestRateForm, status: int = 200
+) -> HttpResponse:
     scenarios = DunningScenario.objects.prefetch_related("steps").order_by("-is_default", "name")
     context = {
         "page": paginate(request, scenarios),
         "rates": list(LateInterestRate.objects.order_by("-valid_from")[:40]),
+        "rate_form": rate_form,
         **permission_flags(actor),
     }
-    return render(request, "web/collections/dunning_scenarios.html", context)
+    return render(request, "web/collections/dunning_scenarios.html", context, status=status)
+
+
+@login_required
+@require_GET
+def dunning_scenarios(request: HttpRequest) -> HttpResponse:
+    actor = require_reader(request, Action.MANAGE_DUNNING)
+    return _scenarios_page(request, actor, InterestRateForm())
+
+
+@login_required
+@require_POST
+def interest_rate_save(request: HttpRequest) -> HttpResponse:
+    """Enter the ECB rate of a half-year (Comptabilité, Administrateur)."""
+    actor = require_reader(request, Action.MANAGE_DUNNING)
+    form = InterestRateForm(request.POST)
+    if not form.is_valid():
+        return _scenarios_page(request, actor, form, 400)
+    data = form.cleaned_data
+    try:
+        row = save_interest_rate(
+            actor=actor,
+            valid_from=data["valid_from"],
+            ecb_rate=data["ecb_rate"],
+            margin_points=data["margin_points"],
+        )
+    except ValidationFailed as exc:
+        put_errors(form, exc)
+        return _scenarios_page(request, actor, form, 400)
+    except REFUSALS as exc:
+        return _scenarios_page(request, actor, form, refusal_status(exc))
+    messages.success(
+        request,
+        _("Rate of the half-year starting %(date)s saved: legal rate %(rate)s %%.")
+        % {"date": f"{row.valid_from:%d/%m/%Y}", "rate": row.legal_rate},
+    )
+    return redirect(reverse("web:dunning_scenarios") + "#interest-rates")
 
 
 def _step_initial(step: DunningStep) -> dict[str, Any]:

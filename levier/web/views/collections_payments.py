@@ -15,7 +15,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -180,22 +179,16 @@ def payment_create(request: HttpRequest) -> HttpResponse:
         return _entry_page(request, form, rows, 400)
     data = form.cleaned_data
     try:
-        with transaction.atomic():
-            payment = record_payment(
-                actor=actor,
-                customer=data["customer"],
-                method=data["method"],
-                received_on=data["received_on"],
-                amount=data["amount"],
-                reference=data["reference"],
-                payer_name=data["payer_name"],
-            )
-            if portions:
-                allocate_payment(
-                    actor=actor,
-                    payment=payment,
-                    portions=[Portion(invoice_id, amount) for invoice_id, amount in portions],
-                )
+        payment = record_payment(
+            actor=actor,
+            customer=data["customer"],
+            method=data["method"],
+            received_on=data["received_on"],
+            amount=data["amount"],
+            reference=data["reference"],
+            payer_name=data["payer_name"],
+            portions=[Portion(invoice_id, amount) for invoice_id, amount in portions],
+        )
     except ValidationFailed as exc:
         leftover = []
         for name, msgs in exc.errors.items():
