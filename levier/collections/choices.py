@@ -1,5 +1,6 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class PaymentMethod(models.TextChoices):
@@ -53,7 +54,7 @@ BILLING_ERROR_DISPUTE_REASONS = frozenset(
 
 
 class DisputeStatus(models.TextChoices):
-    OPEN = "open", _("Open")
+    OPEN = "open", pgettext_lazy("dispute status", "Open")
     RESOLVED = "resolved", _("Resolved")
     CLOSED = "closed", _("Closed")
 
@@ -65,7 +66,7 @@ class DisputeResolution(models.TextChoices):
 
 
 class PromiseStatus(models.TextChoices):
-    OPEN = "open", _("Open")
+    OPEN = "open", pgettext_lazy("promise status", "Open")
     KEPT = "kept", _("Kept")
     BROKEN = "broken", _("Broken")
     CANCELLED = "cancelled", _("Cancelled")

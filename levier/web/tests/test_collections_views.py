@@ -460,7 +460,7 @@ def test_a_proposal_is_shown_with_its_confidence_and_confirmed(
     proposal.refresh_from_db()
     assert proposal.status == ProposalStatus.ACCEPTED
     twice = client.post(reverse("web:proposal_accept", args=[proposal.pk]))
-    assert twice.status_code == 409 and "already decided" in page_text(twice)
+    assert twice.status_code == 409 and "déjà été traitée" in page_text(twice)
 
 
 def test_modifying_a_proposal_prefills_the_form_and_accepts_the_amounts_typed(
