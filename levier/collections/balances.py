@@ -1,8 +1,9 @@
 """Invoice open amounts, recomputed from what reduces them (kpis.md, "open amount").
 
-open = total TTC − issued credit notes on it − allocations; the invoice is settled on the
-latest date among those when open ≤ 0. Recomputing from the facts, in one UPDATE per 500
-invoices, rather than adding deltas, means a repeated or concurrent call can never drift.
+open = total TTC − issued credit notes on it − allocations; the invoice is settled on the first
+day the credit notes and payments received by then cover its total. Recomputing from the
+facts, in one UPDATE per 500 invoices, rather than adding deltas, means a repeated or
+concurrent call can never drift.
 Callers hold the invoice rows locked (select_for_update) in their transaction.
 """
 
@@ -21,7 +22,6 @@ def refresh_open_amounts(invoice_ids: Iterable[int]) -> None:
         return
     q = connection.ops.quote_name
     table = q(Invoice._meta.db_table)
-    greatest = "GREATEST" if connection.vendor == "postgresql" else "MAX"
     credits = (
         f"SELECT {{agg}} FROM {table} c WHERE c.credited_invoice_id = {table}.id "
         "AND c.status = 'issued' AND c.kind = 'credit_note'"
@@ -37,11 +37,34 @@ def refresh_open_amounts(invoice_ids: Iterable[int]) -> None:
         f"ROUND(total_gross - COALESCE(({credits.format(agg='SUM(c.total_gross)')}), 0) "
         f"- COALESCE(({allocations.format(agg='SUM(a.amount)')}), 0), 2)"
     )
-    last_credit = f"({credits.format(agg='MAX(c.issue_date)')})"
-    last_payment = f"({allocations.format(agg='MAX(p.received_on)')})"
+
+    # Settled on the first day the credit notes and payments received so far cover the
+    # total (kpis.md): the earliest event date at which the running sum reaches it. A
+    # credit note issued after the payment (a goodwill gesture) does not move that day.
+    def reduced_by(day: str) -> str:
+        return (
+            "ROUND(COALESCE((SELECT SUM(c2.total_gross) FROM "
+            f"{table} c2 WHERE c2.credited_invoice_id = {table}.id AND c2.status = 'issued' "
+            f"AND c2.kind = 'credit_note' AND c2.issue_date <= {day}), 0) + COALESCE(("
+            "SELECT SUM(a2.amount) FROM collections_allocation a2 JOIN collections_payment p2 "
+            f"ON p2.id = a2.payment_id WHERE a2.invoice_id = {table}.id "
+            f"AND p2.received_on <= {day}), 0), 2)"
+        )
+
+    first_credit = (
+        f"(SELECT MIN(c.issue_date) FROM {table} c WHERE c.credited_invoice_id = {table}.id "
+        "AND c.status = 'issued' AND c.kind = 'credit_note' "
+        f"AND {reduced_by('c.issue_date')} >= {table}.total_gross)"
+    )
+    first_payment = (
+        "(SELECT MIN(p.received_on) FROM collections_allocation a "
+        "JOIN collections_payment p ON p.id = a.payment_id "
+        f"WHERE a.invoice_id = {table}.id AND {reduced_by('p.received_on')} >= {table}.total_gross)"
+    )
+    least = "LEAST" if connection.vendor == "postgresql" else "MIN"
     settled = (
-        f"CASE WHEN {open_expr} <= 0 THEN {greatest}("
-        f"COALESCE({last_credit}, {last_payment}), COALESCE({last_payment}, {last_credit})) "
+        f"CASE WHEN {open_expr} <= 0 THEN {least}("
+        f"COALESCE({first_credit}, {first_payment}), COALESCE({first_payment}, {first_credit})) "
         "END"
     )
     if connection.vendor == "postgresql":

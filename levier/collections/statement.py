@@ -5,9 +5,10 @@ customer page and the ledger-wide view cost the same whatever the number of invo
 buckets count days late as the dunning does: due on the statement date is not late yet.
 
 Both PDFs are French (the customer reads them), rendered by WeasyPrint like the invoices
-(`levier.billing.documents`), with their own stylesheet parsed once per thread. Open amounts
-are the invoices' current ones: a statement "as of" a past date shows the invoices issued by
-then with what is left to pay today, not a reconstruction of that day's balance.
+(`levier.billing.documents`), with their own stylesheet parsed once per thread. A statement
+or an aged balance "as of" a past date is that day's: each invoice's open amount at d is its
+total less the credit notes issued and the payments received by d (kpis.md), so an invoice
+paid since still shows what was owed then. From today on, the stored open amount is used.
 """
 
 from __future__ import annotations
@@ -21,9 +22,22 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
-from django.db.models import Case, DecimalField, F, Q, QuerySet, Sum, Value, When
-from django.db.models.functions import Coalesce
+from django.db.models import (
+    Case,
+    DecimalField,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, Round
 from django.template.loader import render_to_string
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from levier.accounts.models import User
@@ -34,7 +48,13 @@ from levier.billing.choices import DocumentKind, InvoiceStatus
 from levier.billing.company import company_profile, legal_footer
 from levier.billing.models import CompanyProfile, Invoice
 from levier.collections.choices import PaymentMethod
-from levier.collections.models import DunningItem, DunningMessage, Payment, StatementEmail
+from levier.collections.models import (
+    Allocation,
+    DunningItem,
+    DunningMessage,
+    Payment,
+    StatementEmail,
+)
 from levier.customers.models import Customer
 from levier.jobs import enqueue
 from levier.lib.errors import ValidationFailed
@@ -109,11 +129,50 @@ BUCKET_LABELS_FR = {
 
 
 def open_items(customer: Customer | None, as_of: dt.date) -> QuerySet[Invoice]:
-    """Issued invoices with something left to pay (or to pay back), issued by `as_of`."""
+    """Issued invoices with something left to pay (or to pay back) at `as_of`, issued by then,
+    each annotated with `open_at`: what was left on that day."""
     invoices = Invoice.objects.filter(
         status=InvoiceStatus.ISSUED, kind=DocumentKind.INVOICE, issue_date__lte=as_of
-    ).exclude(open_amount=0)
-    return invoices.filter(customer=customer) if customer is not None else invoices
+    )
+    if customer is not None:
+        invoices = invoices.filter(customer=customer)
+    if as_of >= timezone.localdate():
+        return invoices.exclude(open_amount=0).annotate(open_at=F("open_amount"))
+    credited = (
+        Invoice.objects.filter(
+            credited_invoice=OuterRef("pk"),
+            kind=DocumentKind.CREDIT_NOTE,
+            status=InvoiceStatus.ISSUED,
+            issue_date__lte=as_of,
+        )
+        .values("credited_invoice")
+        .annotate(total=Sum("total_gross"))
+        .values("total")
+    )
+    paid = (
+        Allocation.objects.filter(invoice=OuterRef("pk"), payment__received_on__lte=as_of)
+        .values("invoice")
+        .annotate(total=Sum("amount"))
+        .values("total")
+    )
+    return invoices.annotate(
+        # Round: SQLite subtracts decimals as binary floats (see levier.collections.balances).
+        open_at=Round(
+            ExpressionWrapper(
+                F("total_gross")
+                - Coalesce(Subquery(credited, output_field=_AMOUNT), Value(ZERO))
+                - Coalesce(Subquery(paid, output_field=_AMOUNT), Value(ZERO)),
+                output_field=_AMOUNT,
+            ),
+            2,
+            output_field=_AMOUNT,
+        )
+    ).exclude(open_at=0)
+
+
+def open_at(invoice: Invoice) -> Decimal:
+    """The `open_at` annotation of an invoice from `open_items` (what was left that day)."""
+    return Decimal(invoice.__dict__.get("open_at") or ZERO)
 
 
 def aged_balance(customer: Customer | None, as_of: dt.date) -> AgedBalance:
@@ -128,7 +187,7 @@ def aged_balance(customer: Customer | None, as_of: dt.date) -> AgedBalance:
     def total_where(condition: Q) -> Coalesce:
         return Coalesce(
             Sum(
-                Case(When(condition, then=F("open_amount")), default=Value(ZERO)),
+                Case(When(condition, then=F("open_at")), default=Value(ZERO)),
                 output_field=_AMOUNT,
             ),
             Value(ZERO),
@@ -141,7 +200,7 @@ def aged_balance(customer: Customer | None, as_of: dt.date) -> AgedBalance:
         days_31_60=total_where(late_between(31, 60)),
         days_61_90=total_where(late_between(61, 90)),
         over_90=total_where(late_between(91, None)),
-        total=Coalesce(Sum("open_amount"), Value(ZERO), output_field=_AMOUNT),
+        total=Coalesce(Sum("open_at"), Value(ZERO), output_field=_AMOUNT),
     )
     return AgedBalance(as_of=as_of, **sums)
 
@@ -247,11 +306,11 @@ def statement_context(
         .only("received_on", "method", "reference", "amount", "allocated")
     )
     aged = aged_balance(customer, as_of)
-    total_open = sum((invoice.open_amount or ZERO for invoice in invoices), ZERO)
+    total_open = sum((open_at(invoice) for invoice in invoices), ZERO)
     total_credit = sum((payment.unallocated for payment in credits), ZERO)
     rows = []
     for invoice in invoices:
-        open_amount = invoice.open_amount or ZERO
+        open_amount = open_at(invoice)
         late = (as_of - invoice.due_date).days if invoice.due_date else 0
         rows.append(
             {

@@ -309,3 +309,38 @@ def test_a_statement_line_repeating_its_label_in_the_remittance_reads_once(
     )
     (made,) = create_payments_for_transactions(actor=compta, lines=[line])
     assert made.reference == "REGLEMENT"
+
+
+def test_a_credit_note_after_the_payment_does_not_move_the_settled_date(
+    adv: User, compta: User
+) -> None:
+    invoice = issued_invoice(adv, net="1000", issue_date=dt.date(2026, 10, 1))
+    paid = payment(compta, invoice.customer, "1200.00", received_on=dt.date(2026, 10, 20))
+    allocate_payment(actor=compta, payment=paid, portions=[Portion(invoice.pk, D("1200.00"))])
+    gesture = create_credit_note(
+        actor=adv,
+        invoice=invoice,
+        reason=CreditReason.COMMERCIAL_GESTURE,
+        lines=[{"description": "Geste", "quantity": "1", "unit_price": "100", "vat_rate": "20"}],
+    )
+    issue_invoice(actor=adv, invoice=gesture, issue_date=dt.date(2026, 11, 15))
+    invoice.refresh_from_db()
+    assert invoice.open_amount == D("-120.00")  # owed back to the customer
+    assert invoice.settled_on == dt.date(2026, 10, 20)
+
+
+def test_an_invoice_settled_by_a_credit_note_and_a_payment_is_settled_on_the_later(
+    adv: User, compta: User
+) -> None:
+    invoice = issued_invoice(adv, net="1000", issue_date=dt.date(2026, 10, 1))
+    note = create_credit_note(
+        actor=adv,
+        invoice=invoice,
+        reason=CreditReason.PRICE_ERROR,
+        lines=[{"description": "Remise", "quantity": "1", "unit_price": "500", "vat_rate": "20"}],
+    )
+    issue_invoice(actor=adv, invoice=note, issue_date=dt.date(2026, 10, 5))
+    paid = payment(compta, invoice.customer, "600.00", received_on=dt.date(2026, 10, 30))
+    allocate_payment(actor=compta, payment=paid, portions=[Portion(invoice.pk, D("600.00"))])
+    invoice.refresh_from_db()
+    assert invoice.open_amount == D("0.00") and invoice.settled_on == dt.date(2026, 10, 30)

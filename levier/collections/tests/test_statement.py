@@ -256,3 +256,28 @@ def test_a_failed_statement_email_is_logged_and_sent_again_by_the_sweeper(
     assert (row.status, row.attempts) == (MessageStatus.SENT, 2)
     [email] = mail.outbox
     assert email.to == ["relances@durand.example"]
+
+
+def test_the_aged_balance_of_a_past_date_counts_what_was_owed_that_day(
+    adv: User, compta: User
+) -> None:
+    from levier.collections.payments import Portion, allocate_payment
+
+    buyer = customer("Industries Durand SA")
+    (invoice,) = invoices_due(adv, [(buyer, dt.date(2026, 10, 20), "1000")])
+    money = record_payment(
+        actor=compta,
+        customer=buyer,
+        method="transfer",
+        received_on=dt.date(2026, 11, 10),
+        amount=Decimal("1200.00"),
+    )
+    allocate_payment(actor=compta, payment=money, portions=[Portion(invoice.pk, Decimal("1200"))])
+
+    before = aged_balance(buyer, dt.date(2026, 10, 31))
+    after = aged_balance(buyer, dt.date(2026, 11, 15))
+
+    assert (before.total, before.days_1_30) == (Decimal("1200.00"), Decimal("1200.00"))
+    assert after.total == Decimal("0.00")
+    html = account_statement_html(buyer, dt.date(2026, 10, 31))
+    assert invoice.number in html
