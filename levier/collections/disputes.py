@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 from django.db import transaction
+from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -27,7 +28,7 @@ from levier.collections.models import Dispute
 from levier.collections.transitions import check_dispute_transition
 from levier.integrations.events import EventName, record_domain_event
 from levier.lib.errors import NotAllowed, ValidationFailed
-from levier.lib.money import ZERO
+from levier.lib.money import ZERO, document_totals
 
 CENT = Decimal("0.01")
 
@@ -37,10 +38,15 @@ def _refused(field: str, message: str, code: str) -> ValidationFailed:
 
 
 def _lines_gross(lines: Sequence[InvoiceLine]) -> Decimal:
-    total = ZERO
-    for line in lines:
-        total += (line.net_amount * (1 + line.vat_rate / 100)).quantize(CENT)
-    return total
+    """TTC of the disputed lines, with VAT per rate as on the invoice (levier.lib.money)."""
+    return document_totals((line.net_amount, line.vat_rate) for line in lines).gross
+
+
+def _fully_credited(invoice: Invoice) -> bool:
+    credited = Invoice.objects.filter(
+        credited_invoice=invoice, kind=DocumentKind.CREDIT_NOTE, status=InvoiceStatus.ISSUED
+    ).aggregate(total=Sum("total_gross"))["total"]
+    return (credited or ZERO) >= invoice.total_gross
 
 
 def _payload(dispute: Dispute) -> dict[str, object]:
@@ -93,7 +99,8 @@ def open_dispute(
     foreign = [line for line in lines if line.invoice_id != invoice.pk]
     if foreign:
         raise _refused("lines", _("a disputed line must belong to the invoice"), "lines")
-    amount = _lines_gross(lines) if lines else (invoice.open_amount or invoice.total_gross)
+    open_amount = invoice.open_amount if invoice.open_amount is not None else invoice.total_gross
+    amount = _lines_gross(lines) if lines else max(open_amount, ZERO)
     dispute = Dispute.objects.create(
         invoice=invoice,
         reason=reason,
@@ -165,6 +172,20 @@ def resolve_dispute(
             _("give the issued invoice that replaces %(number)s")
             % {"number": dispute.invoice.number},
             "corrected_invoice_required",
+        )
+    if (
+        resolution == DisputeResolution.CORRECTED_INVOICE
+        and (dispute.invoice.open_amount or ZERO) > ZERO
+        and not _fully_credited(dispute.invoice)
+    ):
+        raise _refused(
+            "corrected_invoice",
+            _(
+                "cancel %(number)s with a full credit note first: otherwise it stays due "
+                "beside the corrected invoice, and both are reminded"
+            )
+            % {"number": dispute.invoice.number},
+            "original_not_cancelled",
         )
     if resolution == DisputeResolution.REJECTED and not note.strip():
         raise _refused("note", _("say why the dispute is rejected"), "note_required")

@@ -42,6 +42,18 @@ def _open(actor: User, owner: User, **kw: object):  # type: ignore[no-untyped-de
     )
 
 
+def test_a_dispute_on_lines_at_two_rates_rounds_vat_per_rate_half_up(adv: User) -> None:
+    from levier.billing.tests.factories import draft_invoice
+    from levier.sales.tests.factories import line
+
+    # 0.125 of VAT on each line: per line half-even would give 0.12 + 0.12.
+    lines = [line("1", "0.625"), line("1", "0.625")]
+    draft = draft_invoice(adv, lines=lines)
+    invoice = issue_invoice(actor=adv, invoice=draft, issue_date=dt.date(2026, 10, 1))
+    dispute = _open(adv, adv, invoice=invoice, lines=list(invoice.lines.all()))
+    assert dispute.amount == invoice.total_gross
+
+
 def test_a_dispute_on_the_whole_invoice_contests_its_open_amount(adv: User) -> None:
     dispute = _open(adv, adv, notes="prix du jour supplémentaire")
     assert dispute.status == DisputeStatus.OPEN and dispute.amount == D("1200.00")
@@ -90,6 +102,8 @@ def test_a_credit_note_resolution_needs_a_credit_note_of_that_invoice(adv: User)
 
 def test_a_corrected_invoice_must_be_another_issued_invoice_of_the_customer(adv: User) -> None:
     dispute = _open(adv, adv)
+    note = create_credit_note(actor=adv, invoice=dispute.invoice, reason=CreditReason.DISPUTE)
+    issue_invoice(actor=adv, invoice=note, issue_date=dt.date(2026, 10, 20))
     with pytest.raises(ValidationFailed):
         resolve_dispute(
             actor=adv,
@@ -106,6 +120,34 @@ def test_a_corrected_invoice_must_be_another_issued_invoice_of_the_customer(adv:
             corrected_invoice=other_customer,
         )
     replacement = issued_invoice(adv, dispute.invoice.customer)
+    resolved = resolve_dispute(
+        actor=adv, dispute=dispute, resolution="corrected_invoice", corrected_invoice=replacement
+    )
+    assert resolved.corrected_invoice == replacement
+
+
+@pytest.fixture
+def replaced(adv: User):  # type: ignore[no-untyped-def]
+    """A disputed invoice and the corrected one issued to replace it."""
+    dispute = _open(adv, adv)
+    return dispute, issued_invoice(adv, dispute.invoice.customer)
+
+
+def test_a_corrected_invoice_needs_the_original_cancelled_by_a_credit_note(
+    adv: User,
+    replaced: tuple,  # type: ignore[type-arg]
+) -> None:
+    dispute, replacement = replaced
+    with pytest.raises(ValidationFailed) as refused:
+        resolve_dispute(
+            actor=adv,
+            dispute=dispute,
+            resolution="corrected_invoice",
+            corrected_invoice=replacement,
+        )
+    assert refused.value.code == "original_not_cancelled"
+    note = create_credit_note(actor=adv, invoice=dispute.invoice, reason=CreditReason.DISPUTE)
+    issue_invoice(actor=adv, invoice=note, issue_date=dt.date(2026, 10, 20))
     resolved = resolve_dispute(
         actor=adv, dispute=dispute, resolution="corrected_invoice", corrected_invoice=replacement
     )
