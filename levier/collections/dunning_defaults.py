@@ -26,15 +26,15 @@ DEFAULT_SCENARIO_NAME = "Relances standard"
 #   5 Feb 2025 → 2.90, 12 Mar 2025 → 2.65, 23 Apr 2025 → 2.40, 11 Jun 2025 → 2.15
 #   (in force 1 Jul 2025), unchanged at the meetings of July, September, October and
 #   December 2025 (in force 1 Jan 2026).
-# 2026 H2 is NOT verified: 2.15 is carried forward from 1 January 2026 and must be checked
-# against the rate the ECB actually applied on 1 July 2026 before any claim uses it.
+# 2026 H2 is not seeded: its value was not verified against an ECB publication, and a guessed
+# rate must never reach a formal notice. Until accounting enters it (Relances › Scénarios et
+# taux), formal notices that need it are held, naming the half-year.
 ECB_RATES: dict[dt.date, Decimal] = {
     dt.date(2024, 1, 1): Decimal("4.50"),
     dt.date(2024, 7, 1): Decimal("4.25"),
     dt.date(2025, 1, 1): Decimal("3.15"),
     dt.date(2025, 7, 1): Decimal("2.15"),
     dt.date(2026, 1, 1): Decimal("2.15"),
-    dt.date(2026, 7, 1): Decimal("2.15"),  # to verify, see above
 }
 MARGIN_POINTS = Decimal("10.00")
 
@@ -178,7 +178,7 @@ def _model(apps: Any, name: str) -> Any:
 
 
 def seed_interest_rates(apps: Any = None) -> int:
-    """The ECB rates of 2024 H1 to 2026 H2 (see `ECB_RATES`); returns how many were added.
+    """The ECB rates of 2024 H1 to 2026 H1 (see `ECB_RATES`); returns how many were added.
 
     A half-year already entered is kept: accounting's figure wins over this list.
     """

@@ -11,7 +11,7 @@ from levier.billing.models import Invoice
 from levier.billing.services import issue_invoice
 from levier.billing.tests.factories import draft_invoice
 from levier.collections.dunning_defaults import seed_default_scenario, seed_interest_rates
-from levier.collections.models import DunningScenario, DunningStep, Payment
+from levier.collections.models import DunningScenario, DunningStep, LateInterestRate, Payment
 from levier.collections.payments import Portion, allocate_payment, record_payment
 from levier.customers.models import Customer
 from levier.customers.tests.factories import ContactFactory, CustomerFactory
@@ -25,8 +25,15 @@ def days_before(run: dt.date, days: int) -> dt.date:
     return run - dt.timedelta(days=days)
 
 
+# The tests' rate for 2026 H2 (the seed leaves it to accounting: it is not verified).
+TEST_ECB_RATE_2026_H2 = Decimal("2.15")
+
+
 def default_scenario() -> DunningScenario:
     seed_interest_rates()
+    LateInterestRate.objects.get_or_create(
+        valid_from=dt.date(2026, 7, 1), defaults={"ecb_rate": TEST_ECB_RATE_2026_H2}
+    )
     scenario: DunningScenario = seed_default_scenario()
     return scenario
 

@@ -109,10 +109,18 @@ def test_the_legal_rate_is_the_ecb_rate_of_the_half_year_plus_ten_points(
 
 @pytest.mark.django_db
 def test_seeding_the_rates_again_keeps_what_accounting_entered(empty_rate_table: None) -> None:
-    LateInterestRate.objects.create(valid_from=dt.date(2026, 7, 1), ecb_rate=Decimal("1.90"))
+    LateInterestRate.objects.create(valid_from=dt.date(2026, 1, 1), ecb_rate=Decimal("1.90"))
     assert seed_interest_rates() == len(ECB_RATES) - 1
     assert seed_interest_rates() == 0
-    assert legal_rate_on(dt.date(2026, 8, 1)) == Decimal("11.90")
+    assert legal_rate_on(dt.date(2026, 3, 1)) == Decimal("11.90")
+
+
+def test_an_unverified_half_year_is_not_seeded_so_formal_notices_wait_for_it(
+    empty_rate_table: None,
+) -> None:
+    seed_interest_rates()
+    with pytest.raises(ValidationFailed, match="01/07/2026"):
+        legal_rate_on(dt.date(2026, 8, 1))
 
 
 @pytest.mark.django_db
