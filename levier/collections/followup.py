@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from levier.accounts.models import User
-from levier.accounts.permissions import Action, require
+from levier.accounts.permissions import Action, PermissionDenied, can, require
 from levier.audit.choices import Verb
 from levier.audit.services import record_event
 from levier.billing.choices import DocumentKind, InvoiceStatus
@@ -188,9 +188,14 @@ def add_note(
 def complete_task(
     *, actor: User, task: CollectionTask, note: str = "", cancel: bool = False
 ) -> CollectionTask:
-    """Mark a collection task done (or cancelled); the note goes on the customer."""
-    require(actor, Action.FOLLOW_UP_ACCOUNT)
+    """Mark a collection task done (or cancelled); the note goes on the customer.
+
+    Accounting handles the tasks the reminders create; a task assigned to someone (a
+    strategic account's manager) is also theirs to close.
+    """
     task = CollectionTask.objects.select_for_update().get(pk=task.pk)
+    if not (can(actor, Action.RUN_DUNNING) or (actor.is_active and task.assignee_id == actor.pk)):
+        raise PermissionDenied(actor, Action.RUN_DUNNING)
     if task.status != TaskStatus.OPEN:
         raise NotAllowed(_("this task is already closed"), code="task_closed")
     if cancel and not note.strip():

@@ -166,3 +166,26 @@ def test_the_worklist_puts_the_biggest_euro_days_first(adv: User, compta: User) 
     assert "plus tard" not in [i.title for i in items]
     mine = collector_worklist(TODAY, user=compta)
     assert {i.kind for i in mine} >= {"dispute", "payment"}
+
+
+def test_a_sales_rep_closes_only_the_task_assigned_to_them(
+    compta: User, commercial: User, commercial2: User
+) -> None:
+    from levier.accounts.permissions import PermissionDenied
+
+    customer = CustomerFactory()
+    handover = CollectionTask.objects.create(
+        customer=customer, kind="handover", title="Dossier à reprendre", due_on=TODAY
+    )
+    strategic = CollectionTask.objects.create(
+        customer=customer,
+        kind="strategic",
+        title="Relance par le commercial",
+        due_on=TODAY,
+        assignee=commercial,
+    )
+    with pytest.raises(PermissionDenied):
+        complete_task(actor=commercial, task=handover, note="pas à moi", cancel=True)
+    with pytest.raises(PermissionDenied):
+        complete_task(actor=commercial2, task=strategic, note="appelé")
+    assert complete_task(actor=commercial, task=strategic, note="appelé").status == "done"

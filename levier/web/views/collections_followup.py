@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from levier.accounts.permissions import Action
+from levier.accounts.permissions import Action, PermissionDenied, can
 from levier.collections.choices import PaymentStatus, PromiseStatus
 from levier.collections.followup import add_note, cancel_promise, complete_task, record_promise
 from levier.collections.models import CollectionTask, Payment, PromiseToPay
@@ -260,6 +260,9 @@ def note_add(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def account_statement_download(request: HttpRequest, pk: int) -> HttpResponse:
     """The customer's account statement (relevé de compte) as of a date (today unless asked)."""
+    actor = request_actor(request)
+    if not (can(actor, Action.FOLLOW_UP_ACCOUNT) or can(actor, Action.VIEW_COLLECTIONS)):
+        raise PermissionDenied(actor, Action.FOLLOW_UP_ACCOUNT)
     customer = _customer(pk)
     form, as_of = bounded_day(request.GET.get("as_of"), timezone.localdate())
     if as_of is None:
