@@ -21,6 +21,7 @@ from levier.collections.models import CollectionTask, Dispute, Payment, PromiseT
 PROMISE_WARNING_DAYS = 2
 DISPUTE_WARNING_DAYS = 3
 BROKEN_PROMISE_DAYS = 7
+MAX_PAYMENTS = 2000
 
 
 @dataclass(frozen=True)
@@ -110,9 +111,10 @@ def collector_worklist(today: dt.date, user: User | None = None) -> list[WorkIte
         Payment.objects.filter(status__in=[PaymentStatus.UNMATCHED, PaymentStatus.PARTIAL])
         .annotate(left=F("amount") - F("allocated"))
         .select_related("customer")
-        .order_by("received_on")
+        .order_by("-left", "received_on")
     )
-    for payment in payments[:500]:
+    # The largest amounts first: a small old payment is worth less than a big recent one.
+    for payment in payments[:MAX_PAYMENTS]:
         items.append(
             WorkItem(
                 "payment",

@@ -62,15 +62,16 @@ def customer_collections(
         OpenInvoice(invoice, (today - invoice.due_date).days if invoice.due_date else 0)
         for invoice in invoices[:OPEN_INVOICES_SHOWN]
     ]
-    overdue = sum((r.invoice.open_amount or ZERO for r in rows if r.days_late > 0), ZERO)
+    aged = aged_balance(customer, today)
     return {
         "today": today,
         "open_total": open_total,
-        "overdue_total": overdue,
+        # Over all open invoices (the rows shown stop at OPEN_INVOICES_SHOWN).
+        "overdue_total": aged.overdue,
         "open_count": invoices.count(),
         "open_rows": rows,
         "credit": customer_credit(customer),
-        "aged": aged_balance(customer, today),
+        "aged": aged,
         "promises": list(
             PromiseToPay.objects.filter(customer=customer)
             .select_related("created_by")
