@@ -525,3 +525,13 @@ class InterestRateForm(forms.Form):
         initial=Decimal("10"),
         localize=True,
     )
+
+
+class ScenarioForm(forms.Form):
+    name = forms.CharField(label=gettext_lazy("Name"), max_length=100)
+    segment = forms.CharField(
+        label=gettext_lazy("Customer segment"),
+        max_length=50,
+        required=False,
+        help_text=gettext_lazy("Blank: only the customers given this scenario follow it."),
+    )

@@ -80,6 +80,8 @@ urlpatterns = [
     ),
     path("dunning/scenarios/", dunning.dunning_scenarios, name="dunning_scenarios"),
     path("dunning/rates/", dunning.interest_rate_save, name="interest_rate_save"),
+    path("dunning/scenarios/new/", dunning.scenario_create, name="scenario_create"),
+    path("dunning/steps/<int:pk>/delete/", dunning.dunning_step_delete, name="dunning_step_delete"),
     path(
         "dunning/scenarios/<int:pk>/steps/new/",
         dunning.dunning_step_create,
@@ -96,6 +98,11 @@ urlpatterns = [
     # on the customer page
     path("customers/<int:pk>/promises/", followup.promise_record, name="promise_record"),
     path("customers/<int:pk>/notes/", followup.note_add, name="collection_note_add"),
+    path(
+        "customers/<int:pk>/dunning-scenario/",
+        followup.customer_scenario,
+        name="customer_scenario",
+    ),
     path("promises/<int:pk>/cancel/", followup.promise_cancel, name="promise_cancel"),
     path(
         "customers/<int:pk>/statement/",

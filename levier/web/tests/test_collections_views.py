@@ -1045,3 +1045,34 @@ def test_direction_reads_the_rates_but_cannot_enter_one(direction: User) -> None
         {"valid_from": "2027-01-01", "ecb_rate": "2", "margin_points": "10"},
     )
     assert response.status_code == 403
+
+
+def test_accounting_creates_a_segment_scenario_and_gives_a_customer_its_own(compta: User) -> None:
+    from levier.collections.dunning_defaults import seed_default_scenario
+    from levier.collections.models import CustomerScenario, DunningScenario
+
+    default = seed_default_scenario()
+    client = client_for(compta)
+    created = client.post(
+        reverse("web:scenario_create"), {"name": "Secteur public", "segment": "Public"}
+    )
+    assert created.status_code == 302
+    public = DunningScenario.objects.get(name="Secteur public")
+    assert public.segment == "Public" and public.steps.count() == default.steps.count()
+    buyer = CustomerFactory()
+    page = client.get(reverse("web:customer_detail", args=[buyer.pk]))
+    assert 'id="dunning-scenario"' in page.content.decode()
+    assigned = client.post(
+        reverse("web:customer_scenario", args=[buyer.pk]), {"scenario": str(public.pk)}
+    )
+    assert assigned.status_code == 302
+    assert CustomerScenario.objects.get(customer=buyer).scenario == public
+    junk = client.post(reverse("web:customer_scenario", args=[buyer.pk]), {"scenario": "9" * 30})
+    assert junk.status_code == 400
+
+
+def test_a_sales_rep_cannot_create_a_scenario(commercial: User) -> None:
+    response = client_for(commercial).post(
+        reverse("web:scenario_create"), {"name": "Laxiste", "segment": ""}
+    )
+    assert response.status_code == 403

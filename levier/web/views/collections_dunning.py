@@ -47,6 +47,7 @@ from levier.collections.models import (
     DunningStep,
     LateInterestRate,
 )
+from levier.collections.scenarios import create_scenario, delete_step
 from levier.collections.statement import (
     letter_filename,
     reminder_letter_pdf,
@@ -56,12 +57,14 @@ from levier.lib.errors import ValidationFailed
 from levier.web.forms_collections import (
     DunningRunForm,
     InterestRateForm,
+    ScenarioForm,
     StepForm,
     bounded_day,
 )
 from levier.web.views.collections_common import (
     PAGE_SIZE,
     REFUSALS,
+    form_errors_text,
     paginate,
     pdf_response,
     permission_flags,
@@ -320,6 +323,7 @@ def _scenarios_page(
         "page": paginate(request, scenarios),
         "rates": list(LateInterestRate.objects.order_by("-valid_from")[:40]),
         "rate_form": rate_form,
+        "scenario_form": ScenarioForm(),
         **permission_flags(actor),
     }
     return render(request, "web/collections/dunning_scenarios.html", context, status=status)
@@ -430,3 +434,41 @@ def dunning_step_create(request: HttpRequest, pk: int) -> HttpResponse:
     require(actor, Action.MANAGE_DUNNING)
     initial = {"channel": DunningChannel.EMAIL, "offset_days": 0}
     return _step_page(request, StepForm(initial=initial), scenario, None)
+
+
+@login_required
+@require_POST
+def scenario_create(request: HttpRequest) -> HttpResponse:
+    """A new scenario for a segment, starting from the default scenario's steps."""
+    actor = require_reader(request, Action.MANAGE_DUNNING)
+    form = ScenarioForm(request.POST)
+    if not form.is_valid():
+        for line in form_errors_text(form):
+            messages.error(request, line)
+        return redirect(reverse("web:dunning_scenarios"))
+    try:
+        scenario = create_scenario(
+            actor=actor,
+            name=form.cleaned_data["name"],
+            segment=form.cleaned_data["segment"],
+            copy_from=DunningScenario.objects.filter(is_default=True).first(),
+        )
+    except REFUSALS as exc:
+        refuse(request, exc)
+        return redirect(reverse("web:dunning_scenarios"))
+    messages.success(request, _("Scenario “%(name)s” created.") % {"name": scenario.name})
+    return redirect(reverse("web:dunning_scenarios") + f"#scenario-{scenario.pk}")
+
+
+@login_required
+@require_POST
+def dunning_step_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    step = get_object_or_404(DunningStep, pk=pk)
+    actor = require_reader(request, Action.MANAGE_DUNNING)
+    try:
+        delete_step(actor=actor, step=step)
+    except REFUSALS as exc:
+        refuse(request, exc)
+    else:
+        messages.success(request, _("Step removed."))
+    return redirect(reverse("web:dunning_scenarios") + f"#scenario-{step.scenario_id}")

@@ -22,8 +22,9 @@ from django.views.decorators.http import require_GET, require_POST
 from levier.accounts.permissions import Action, PermissionDenied, can
 from levier.collections.choices import PaymentStatus, PromiseStatus
 from levier.collections.followup import add_note, cancel_promise, complete_task, record_promise
-from levier.collections.models import CollectionTask, Payment, PromiseToPay
+from levier.collections.models import CollectionTask, DunningScenario, Payment, PromiseToPay
 from levier.collections.payments import open_invoices
+from levier.collections.scenarios import assign_scenario
 from levier.collections.statement import (
     account_statement_pdf,
     send_account_statement,
@@ -294,3 +295,28 @@ def account_statement_send(request: HttpRequest, pk: int) -> HttpResponse:
         % {"date": f"{as_of:%d/%m/%Y}", "to": ", ".join(recipients)},
     )
     return redirect(reverse("web:customer_detail", args=[customer.pk]) + "#collections")
+
+
+@login_required
+@require_POST
+def customer_scenario(request: HttpRequest, pk: int) -> HttpResponse:
+    """Give the customer its own dunning scenario, or back to its segment's / the default."""
+    customer = _customer(pk)
+    raw = str(request.POST.get("scenario", ""))
+    scenario = None
+    if raw:
+        scenario = (
+            DunningScenario.objects.filter(pk=int(raw)).first()
+            if raw.isascii() and raw.isdigit() and len(raw) < 12
+            else None
+        )
+        if scenario is None:
+            messages.error(request, _("Choose a scenario from the list."))
+            return customer_page(request, customer, 400)
+    try:
+        assign_scenario(actor=request_actor(request), customer=customer, scenario=scenario)
+    except REFUSALS as exc:
+        messages.error(request, refusal_text(exc))
+        return customer_page(request, customer, refusal_status(exc))
+    messages.success(request, _("Dunning scenario saved."))
+    return redirect(reverse("web:customer_detail", args=[customer.pk]) + "#dunning-scenario")

@@ -23,9 +23,11 @@ from levier.collections.models import (
     Allocation,
     CollectionNote,
     CollectionTask,
+    CustomerScenario,
     Dispute,
     DunningItem,
     DunningMessage,
+    DunningScenario,
     PromiseToPay,
     StatementEmail,
 )
@@ -63,6 +65,7 @@ def customer_collections(
         for invoice in invoices[:OPEN_INVOICES_SHOWN]
     ]
     aged = aged_balance(customer, today)
+    own = CustomerScenario.objects.filter(customer=customer).select_related("scenario").first()
     return {
         "today": today,
         "open_total": open_total,
@@ -108,6 +111,9 @@ def customer_collections(
         "open_promise": PromiseStatus.OPEN,
         "open_task": TaskStatus.OPEN,
         "can_follow_up": can(actor, Action.FOLLOW_UP_ACCOUNT),
+        "can_manage_dunning": can(actor, Action.MANAGE_DUNNING),
+        "own_scenario": own.scenario if own else None,
+        "scenarios": list(DunningScenario.objects.order_by("name")),
         "can_record": can(actor, Action.RECORD_PAYMENT),
     }
 
