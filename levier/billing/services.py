@@ -35,6 +35,7 @@ from levier.catalog.models import Product
 from levier.collections.balances import refresh_open_amounts
 from levier.contracts.models import Contract
 from levier.customers.models import Customer, DeliveryAddress
+from levier.integrations.events import Event, EventName, record_domain_events
 from levier.lib.errors import DomainError, NotAllowed, ValidationFailed
 from levier.lib.money import ZERO
 from levier.lib.payment_terms import PaymentTerms, TermsBasis
@@ -536,6 +537,23 @@ def issue_invoices(
     if credited:
         # The credited invoices are locked above (_credit_check): their open amounts fall.
         refresh_open_amounts(credited)
+        record_domain_events(
+            [
+                Event(
+                    EventName.INVOICE_SETTLED,
+                    settled,
+                    {
+                        "invoice_id": settled.pk,
+                        "number": settled.number,
+                        "settled_on": settled.settled_on,
+                        "by": "credit_note",
+                    },
+                )
+                for settled in Invoice.objects.filter(
+                    pk__in=credited, open_amount__lte=0, settled_on=issue_date
+                ).only("pk", "number", "settled_on")
+            ]
+        )
     record_events(
         actor=actor,
         verb=Verb.TRANSITION,

@@ -116,6 +116,16 @@ def record_promise(
     return promise
 
 
+def _promise_payload(promise: PromiseToPay) -> dict[str, object]:
+    return {
+        "promise_id": promise.pk,
+        "customer_id": promise.customer_id,
+        "promised_on": promise.promised_on.isoformat(),
+        "amount": str(promise.amount),
+        "status": promise.status,
+    }
+
+
 @transaction.atomic
 def cancel_promise(*, actor: User, promise: PromiseToPay, reason: str) -> PromiseToPay:
     require(actor, Action.FOLLOW_UP_ACCOUNT)
@@ -125,6 +135,7 @@ def cancel_promise(*, actor: User, promise: PromiseToPay, reason: str) -> Promis
         raise _refused("reason", _("say why the promise is cancelled"), "reason_required")
     promise.status = PromiseStatus.CANCELLED
     promise.save(update_fields=["status"])
+    record_domain_event(EventName.PROMISE_CANCELLED, promise, _promise_payload(promise))
     record_event(
         actor=actor,
         verb=Verb.TRANSITION,
@@ -151,6 +162,11 @@ def review_promises(*, as_of: dt.date, actor: User | None = None) -> dict[str, i
         promise.status = target
         promise.save(update_fields=["status"])
         counts[target.value] += 1
+        record_domain_event(
+            EventName.PROMISE_KEPT if kept else EventName.PROMISE_BROKEN,
+            promise,
+            _promise_payload(promise),
+        )
         record_event(
             actor=actor,
             verb=Verb.TRANSITION,

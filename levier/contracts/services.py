@@ -62,6 +62,7 @@ HEADER_FIELDS = (
     "revision_floor",
     "revision_cap",
     "base_index_month",
+    "late_interest_rate",
 )
 LINE_FIELDS = (
     "position",
@@ -142,6 +143,14 @@ def _clean_header(values: Mapping[str, Any]) -> dict[str, Any]:
     except ValueError:
         raise _fail("base_index_month", _("not a date")) from None
     clean["base_index_month"] = first_of_month(base) if base else None
+    # Agreed late-payment interest; blank: the legal rate (ECB + 10 points). C. com. L441-10
+    # forbids less than 3 × the legal interest rate: that floor is the signer's to check.
+    rate = _optional_decimal(
+        values.get("late_interest_rate"), "late_interest_rate", _("late-payment interest")
+    )
+    if rate is not None and not Decimal(0) < rate <= Decimal(50):
+        raise _fail("late_interest_rate", _("late-payment interest: between 0 and 50 % a year"))
+    clean["late_interest_rate"] = rate
     return clean
 
 

@@ -23,6 +23,9 @@ class EventName:
     DISPUTE_RESOLVED = "dispute.resolved"
     DISPUTE_CLOSED = "dispute.closed"
     PROMISE_RECORDED = "promise.recorded"
+    PROMISE_KEPT = "promise.kept"
+    PROMISE_BROKEN = "promise.broken"
+    PROMISE_CANCELLED = "promise.cancelled"
 
 
 @dataclass(frozen=True)

@@ -96,6 +96,10 @@ def test_a_promise_is_kept_when_paid_and_broken_otherwise(adv: User, compta: Use
     kept.refresh_from_db()
     broken.refresh_from_db()
     assert (kept.status, broken.status) == (PromiseStatus.KEPT, PromiseStatus.BROKEN)
+    from levier.integrations.models import DomainEvent
+
+    names = set(DomainEvent.objects.values_list("name", flat=True))
+    assert {"promise.recorded", "promise.kept", "promise.broken"} <= names
     with pytest.raises(Exception, match="cannot go from"):
         cancel_promise(actor=compta, promise=broken, reason="trop tard")
 

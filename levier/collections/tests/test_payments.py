@@ -124,6 +124,8 @@ def test_a_credit_note_lowers_the_open_amount_and_can_settle_the_invoice(adv: Us
     note.refresh_from_db()
     assert invoice.open_amount == D("0.00") and invoice.settled_on == dt.date(2026, 10, 20)
     assert note.open_amount == D("0.00")
+    settled = DomainEvent.objects.get(name="invoice.settled")
+    assert settled.payload["by"] == "credit_note" and settled.object_id == str(invoice.pk)
 
 
 def test_the_settled_date_is_the_last_payment_that_closed_the_invoice(
@@ -154,6 +156,76 @@ def test_unmatching_reopens_the_invoice_and_keeps_the_reason(adv: User, compta: 
     assert DomainEvent.objects.filter(name="payment.unmatched").count() == 1
     with pytest.raises(NotAllowed):
         unmatch(actor=compta, allocation=allocation, reason="again")
+
+
+def test_undoing_the_only_allocation_takes_off_the_customer_it_gave(
+    adv: User, compta: User
+) -> None:
+    invoice = issued_invoice(adv, net="1000")
+    paid = payment(compta, None, "1200.00")  # a transfer nobody put on a customer
+    (allocation,) = allocate_payment(
+        actor=compta, payment=paid, portions=[Portion(invoice.pk, D("1200.00"))]
+    )
+    assert paid.customer_id == invoice.customer_id
+    unmatch(actor=compta, allocation=allocation, reason="not this customer's money")
+    paid.refresh_from_db()
+    assert paid.customer_id is None
+
+
+def test_undoing_an_allocation_keeps_the_customer_the_payment_was_entered_for(
+    adv: User, compta: User
+) -> None:
+    invoice = issued_invoice(adv, net="1000")
+    paid = payment(compta, invoice.customer, "1200.00")
+    (allocation,) = allocate_payment(
+        actor=compta, payment=paid, portions=[Portion(invoice.pk, D("1200.00"))]
+    )
+    unmatch(actor=compta, allocation=allocation, reason="another of its invoices")
+    paid.refresh_from_db()
+    assert paid.customer_id == invoice.customer_id
+
+
+def test_a_payment_keeps_the_customer_of_the_allocations_left_when_one_is_undone(
+    adv: User, compta: User
+) -> None:
+    first = issued_invoice(adv, net="1000")
+    second = issued_invoice(adv, net="500")  # another customer's
+    paid = payment(compta, None, "1800.00")
+    made = allocate_payment(
+        actor=compta,
+        payment=paid,
+        portions=[Portion(first.pk, D("1200.00")), Portion(second.pk, D("600.00"))],
+    )
+    assert paid.customer_id == first.customer_id != second.customer_id
+    unmatch(actor=compta, allocation=made[0], reason="the first one was paid by cheque")
+    paid.refresh_from_db()
+    assert paid.customer_id == second.customer_id
+
+
+def test_a_payment_without_customer_takes_the_customer_of_the_invoices_it_settles(
+    adv: User, compta: User
+) -> None:
+    """Whoever the match says paid, a payment is on a customer whose invoice it settles."""
+    invoice = issued_invoice(adv, net="1000")
+    guessed = CustomerFactory()
+    paid = payment(compta, None, "1200.00")
+    outcome = apply_matches(
+        actor=compta,
+        matches=[Match(paid.pk, [Portion(invoice.pk, D("1200.00"))], customer_id=guessed.pk)],
+    )
+    assert not outcome.failures
+    paid.refresh_from_db()
+    assert paid.customer_id == invoice.customer_id
+
+
+def test_a_payment_entered_for_a_parent_company_stays_on_it_when_it_pays_a_subsidiary(
+    adv: User, compta: User
+) -> None:
+    invoice = issued_invoice(adv, net="1000")
+    parent = CustomerFactory()
+    paid = payment(compta, parent, "1200.00")
+    allocate_payment(actor=compta, payment=paid, portions=[Portion(invoice.pk, D("1200.00"))])
+    assert paid.customer_id == parent.pk
 
 
 def test_unmatching_needs_a_reason(adv: User, compta: User) -> None:

@@ -207,3 +207,12 @@ def test_notice_on_an_open_ended_contract_runs_the_notice_period(adv: User) -> N
         actor=adv, contract=contract, given_on=dt.date(2026, 11, 28), reason="Fin"
     )
     assert noticed.end_date == dt.date(2027, 2, 28)
+
+
+def test_a_contract_may_agree_its_own_late_payment_interest(adv: User) -> None:
+    agreed = make_contract(adv, [contract_line("on_order", "1000")], late_interest_rate="15,5")
+    assert agreed.late_interest_rate == Decimal("15.5")
+    assert make_contract(adv, [contract_line("on_order", "1000")]).late_interest_rate is None
+    with pytest.raises(ValidationFailed) as refused:
+        make_contract(adv, [contract_line("on_order", "1000")], late_interest_rate="80")
+    assert "late_interest_rate" in refused.value.errors

@@ -944,6 +944,15 @@ class ContractForm(forms.Form):
         required=False,
         help_text=gettext_lazy("Blank: the last value published at signature."),
     )
+    late_interest_rate = DecimalText(
+        label=gettext_lazy("Late-payment interest (% a year)"),
+        max_value=Decimal("50"),
+        places=2,
+        required=False,
+        help_text=gettext_lazy(
+            "Blank: the legal rate (ECB + 10 points). Never below 3 × the legal interest rate."
+        ),
+    )
 
     TERMS = (
         "invoice_grouping",
@@ -956,6 +965,7 @@ class ContractForm(forms.Form):
         "revision_floor",
         "revision_cap",
         "base_index_month",
+        "late_interest_rate",
     )
 
     def service_kwargs(self) -> dict[str, Any]:
