@@ -5,6 +5,11 @@ the payments, then the invoices (both in id order, so two callers never deadlock
 what would allocate more than a payment holds or an invoice still owes, and updates the
 payments, the invoices' open amounts, the audit trail and the domain events in the same
 transaction. `unmatch` undoes one allocation, with its reason kept in the audit trail.
+
+A payment's customer is whoever a person chose when entering it; otherwise it is set by its
+first allocation, from the invoices allocated, and follows them when one is undone: it is
+never left naming a customer none of its allocations belong to, unless a person chose it (a
+parent company paying its subsidiary's invoices).
 """
 
 from __future__ import annotations
@@ -16,11 +21,13 @@ from decimal import Decimal
 
 from django.db import connection, transaction
 from django.db.models import QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from levier.accounts.models import User
 from levier.accounts.permissions import Action, require
 from levier.audit.choices import Verb
+from levier.audit.models import AuditEvent
 from levier.audit.services import record_event, record_events
 from levier.billing.choices import DocumentKind, InvoiceStatus
 from levier.billing.models import Invoice
@@ -51,7 +58,8 @@ class Match:
     reason: MatchReason = MatchReason.MANUAL
     confidence: Decimal = Decimal("1.00")
     automatic: bool = False
-    # The payer, when the match identified it (set on the payment if it had none).
+    # The payer, when the match identified it: set on a payment that has none, if one of the
+    # invoices is that customer's (else the payment takes the first invoice's customer).
     customer_id: int | None = None
     explanation: str = ""
 
@@ -115,7 +123,13 @@ def record_payment(
         actor=actor,
         verb=Verb.CREATE,
         instance=payment,
-        changes={"amount": str(amount), "method": str(method), "received_on": str(received_on)},
+        changes={
+            "amount": str(amount),
+            "method": str(method),
+            "received_on": str(received_on),
+            # Whether a person chose the customer (`unmatch` then never takes it off).
+            "customer": customer.pk if customer else None,
+        },
     )
     record_domain_events([Event(EventName.PAYMENT_RECEIVED, payment, received_payload(payment))])
     if portions:
@@ -282,9 +296,7 @@ def apply_matches(*, actor: User, matches: Sequence[Match]) -> MatchOutcome:
         payment.allocated += sum((p.amount for p in match.portions), ZERO)
         payment.status = payment_status(payment.amount, payment.allocated)
         if payment.customer_id is None:
-            payment.customer_id = (
-                match.customer_id or invoices[match.portions[0].invoice_id].customer_id
-            )
+            payment.customer_id = _customer_of(match, invoices)
         touched_payments[payment.pk] = payment
         outcome.applied.append(match)
     if not new:
@@ -297,6 +309,19 @@ def apply_matches(*, actor: User, matches: Sequence[Match]) -> MatchOutcome:
     ).update(status=ProposalStatus.OBSOLETE)
     _record_matched(actor, outcome, invoices)
     return outcome
+
+
+def _customer_of(match: Match, invoices: dict[int, Invoice]) -> int:
+    """The customer a payment without one takes from a match: one of the invoices' own.
+
+    The payer the match names if it owns one of them (a matcher's proposal accepted as it
+    was), else the first invoice's customer: a person who allocates the payment to another
+    customer's invoices than the matcher guessed says who paid.
+    """
+    owners = [invoices[p.invoice_id].customer_id for p in match.portions]
+    if match.customer_id is not None and match.customer_id in owners:
+        return match.customer_id
+    return owners[0]
 
 
 def _store_payments(payments: Sequence[Payment]) -> None:
@@ -406,7 +431,12 @@ def allocate_payment(
 
 @transaction.atomic
 def unmatch(*, actor: User, allocation: Allocation, reason: str) -> None:
-    """Undo an allocation: the invoice is open again, the money back on the payment."""
+    """Undo an allocation: the invoice is open again, the money back on the payment.
+
+    A person said this payment does not settle that invoice: the matcher will no longer
+    allocate one to the other by itself (`_refused_from_now_on`), and the payment loses the
+    customer that allocation gave it.
+    """
     require(actor, Action.MATCH_PAYMENTS)
     if not reason.strip():
         raise _refused(_("say why the allocation is undone"), "reason_required", "reason")
@@ -438,10 +468,94 @@ def unmatch(*, actor: User, allocation: Allocation, reason: str) -> None:
         ]
     )
     row.delete()
+    _refused_from_now_on(actor, payment, row, reason.strip())
     payment.allocated -= row.amount
     payment.status = payment_status(payment.amount, payment.allocated)
-    payment.save(update_fields=["allocated", "status"])
+    if not _customer_chosen(payment):
+        owners = list(
+            Allocation.objects.filter(payment=payment)
+            .order_by("pk")
+            .values_list("invoice__customer_id", flat=True)
+        )
+        if payment.customer_id not in owners:
+            payment.customer_id = owners[0] if owners else None
+    payment.save(update_fields=["allocated", "status", "customer"])
     refresh_open_amounts([row.invoice_id])
+
+
+def _refused_from_now_on(actor: User, payment: Payment, row: Allocation, reason: str) -> None:
+    """Record that the matcher must not allocate this payment to this invoice by itself.
+
+    The matcher reads it from the payment's rejected proposals (`matching.services`): the
+    accepted proposal the allocation came from is rejected, with the reason; an allocation
+    made by hand gets a rejected proposal of its own, shown with the payment's proposals.
+    """
+    now = timezone.now()
+    covering = [
+        proposal
+        for proposal in MatchProposal.objects.filter(
+            payment=payment, status__in=(ProposalStatus.ACCEPTED, ProposalStatus.REJECTED)
+        ).order_by("pk")
+        if any(str(item.get("invoice")) == str(row.invoice_id) for item in proposal.allocations)
+    ]
+    rejected: list[tuple[MatchProposal, dict[str, object]]] = []
+    for proposal in covering:
+        if proposal.status == ProposalStatus.ACCEPTED:
+            proposal.status, proposal.decided_by, proposal.decided_at = (
+                ProposalStatus.REJECTED,
+                actor,
+                now,
+            )
+            proposal.save(update_fields=["status", "decided_by", "decided_at"])
+            change: dict[str, object] = {
+                "status": [ProposalStatus.ACCEPTED, ProposalStatus.REJECTED]
+            }
+            rejected.append((proposal, change))
+    if not covering:
+        number = row.invoice.number or ""
+        proposal = MatchProposal.objects.create(
+            payment=payment,
+            customer_id=row.invoice.customer_id,
+            reason=row.reason,
+            confidence=row.confidence,
+            explanation=(_("Allocation undone: %(reason)s") % {"reason": reason})[:500],
+            allocations=[{"invoice": row.invoice_id, "number": number, "amount": str(row.amount)}],
+            status=ProposalStatus.REJECTED,
+            decided_by=actor,
+            decided_at=now,
+        )
+        rejected.append((proposal, {"status": ProposalStatus.REJECTED}))
+    record_events(
+        actor=actor,
+        verb=Verb.REJECT,
+        entries=[
+            (
+                proposal,
+                change | {"payment": payment.pk, "allocations": proposal.allocations},
+            )
+            for proposal, change in rejected
+        ],
+        comment=reason[:1000],
+    )
+
+
+def _customer_chosen(payment: Payment) -> bool:
+    """Whether a person chose the payment's customer when entering it (kept whatever it pays).
+
+    A bank line names no customer: its payment's comes from an allocation. A payment entered
+    by hand says in its creation event whether it was entered with one (entries older than
+    that record keep theirs).
+    """
+    if payment.customer_id is None or payment.bank_transaction_id is not None:
+        return False
+    created = (
+        AuditEvent.objects.filter(
+            object_type=Payment._meta.label_lower, object_id=str(payment.pk), verb=Verb.CREATE
+        )
+        .values_list("changes", flat=True)
+        .first()
+    )
+    return not isinstance(created, dict) or created.get("customer", True) is not None
 
 
 def open_invoices(customer: Customer) -> QuerySet[Invoice]:

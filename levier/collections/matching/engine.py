@@ -11,6 +11,9 @@ Order of the rules, most certain first:
    its open invoices: one with exactly that amount, a unique combination, the oldest one;
 3. otherwise nothing, except a payer-only proposal so the screen shows who paid.
 
+Whatever the rule, a proposal allocating a payment to an invoice a person refused for it (a
+rejected proposal, an allocation undone) is never certain: a person confirms it.
+
 All payments quoting a reference are settled before any payment is guessed from the payer,
 so a guess never takes an invoice another payment names. Every proposal consumes what it
 allocates from the run's copy of the open amounts: two payments never share the same euro.
@@ -50,6 +53,7 @@ PAYER_SAME_AMOUNT = Decimal("0.70")
 PAYER_PARTIAL = Decimal("0.60")
 PAYER_OVER = Decimal("0.70")
 PAYER_ONLY = Decimal("0.50")
+REFUSED_BEFORE = Decimal("0.80")  # a person refused this payment for one of the invoices
 # A bare number (no RF check digits) with an amount that differs from the invoice's is only
 # certain if the payer is that customer: a mistyped number names some other open invoice.
 CORROBORATING_NAME = 90.0
@@ -85,7 +89,8 @@ class OpenItem:
 
 @dataclass(frozen=True)
 class PaymentFacts:
-    """What the rules need of a payment; `already` are the invoices it is matched with."""
+    """What the rules need of a payment; `already` are the invoices it is matched with,
+    `refused` those a person refused for it (never allocated to without a person)."""
 
     payment_id: int
     amount: Decimal
@@ -97,6 +102,7 @@ class PaymentFacts:
     received_on: dt.date | None = None
     currency: str = "EUR"
     already: frozenset[int] = frozenset()
+    refused: frozenset[int] = frozenset()
 
     @property
     def unallocated(self) -> Decimal:
@@ -220,7 +226,7 @@ def propose(payments: Sequence[PaymentFacts], open_items: OpenItems) -> list[Pro
             # decides what it pays, not a guess from the amount.
             found[payment.payment_id] = _NOTHING
         else:
-            run.keep(payment, _by_reference(run, payment, quotes), found)
+            run.keep(payment, _heeding(payment, _by_reference(run, payment, quotes)), found)
     first: dict[int, tuple[tuple[int, int], Proposal | None]] = {}
     for payment in guesses:
         payer, proposal = _guess(run, payment)
@@ -256,7 +262,24 @@ def _guess(run: _Run, payment: PaymentFacts) -> tuple[int | None, Proposal | Non
     )
     if payer is None:
         return None, None
-    return payer.customer_id, _by_payer(run, payment, payer)
+    proposal = _by_payer(run, payment, payer)
+    return payer.customer_id, None if proposal is None else _heeding(payment, proposal)
+
+
+def _heeding(payment: PaymentFacts, proposal: Proposal) -> Proposal:
+    """The proposal, never certain if a person refused the payment for one of its invoices.
+
+    Applied before the run keeps it: made uncertain, it teaches the run no IBAN, and a guess
+    waits for the second pass like any other that is not certain.
+    """
+    if not proposal.certain or not any(p.invoice_id in payment.refused for p in proposal.portions):
+        return proposal
+    return replace(
+        proposal,
+        confidence=REFUSED_BEFORE,
+        explanation=proposal.explanation
+        + _("; a person already refused this payment for one of these invoices: to confirm"),
+    )
 
 
 _NOTHING = Proposal(0, None, MatchReason.MANUAL, Decimal("0.00"), "")

@@ -5,18 +5,27 @@ invoices, the customers, the IBANs already seen, the proposals already made), de
 memory (`engine.propose`), applies the certain proposals in one `apply_matches` call and
 stores the others for a person. The payments are locked first (in id order, as
 `apply_matches` does), so two runs at once queue instead of proposing the same money twice.
+
+Lock order, everywhere: the payments, then their invoices or proposals. A proposal is only
+written by whoever holds its payment's lock, so a person's answer (`accept_proposal`,
+`reject_proposal`) locks the payment before the proposal: locking the proposal first would
+deadlock against a run holding the payment and making that proposal obsolete.
+
+What a person refused is never done again without one: a rejected proposal is not made again,
+and no certain proposal allocates a payment to an invoice a rejected proposal named (an
+allocation undone by `unmatch` rejects the proposal it came from): it is proposed at most.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any, NamedTuple
 
 from django.db import connection, transaction
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -106,7 +115,13 @@ def load_payments(payment_ids: Iterable[int] | None = None) -> list[PaymentFacts
 
 
 def load_open_items() -> OpenItems:
-    """Every EUR invoice still owing money, every customer, every IBAN already matched."""
+    """Every EUR invoice still owing money, every customer, every IBAN already matched.
+
+    An IBAN is known as a customer's when a payment from it is on that customer and settles
+    only that customer's invoices: a payment a person put on another customer's invoices
+    (a parent company paying for its subsidiary, a guess corrected on a payment entered
+    for a customer) says nothing about whose account it is.
+    """
     invoices = (
         Invoice.objects.filter(
             status=InvoiceStatus.ISSUED,
@@ -120,9 +135,13 @@ def load_open_items() -> OpenItems:
     customers = Customer.objects.filter(merged_into=None).values_list(
         "pk", "name", "trade_name", "iban"
     )
+    elsewhere = Allocation.objects.filter(payment=OuterRef("pk")).exclude(
+        invoice__customer_id=OuterRef("customer_id")
+    )
     known_ibans = (
         Payment.objects.filter(status__in=(PaymentStatus.MATCHED, PaymentStatus.PARTIAL))
         .exclude(customer=None)
+        .exclude(Exists(elsewhere))
         .exclude(payer_iban="")
         .values_list("payer_iban", "customer_id")
         .distinct()
@@ -176,10 +195,12 @@ class _Earlier(NamedTuple):
     rejected: set[Signature]
     # signature (with reason and confidence) → the pending proposal's id
     pending: dict[tuple[Signature, str, Decimal], int]
+    # payment id → the invoices a rejected proposal allocated it to
+    refused: dict[int, set[int]]
 
 
 def _earlier(selected: QuerySet[Payment]) -> _Earlier:
-    earlier = _Earlier(set(), {})
+    earlier = _Earlier(set(), {}, {})
     for (
         pk,
         payment_id,
@@ -197,6 +218,7 @@ def _earlier(selected: QuerySet[Payment]) -> _Earlier:
         signature = _signature(payment_id, customer_id, _stored_portions(allocations))
         if status == ProposalStatus.REJECTED:
             earlier.rejected.add(signature)
+            earlier.refused.setdefault(payment_id, set()).update(i for i, _a in signature[2])
         else:
             earlier.pending[(signature, reason, confidence)] = pk
     return earlier
@@ -224,6 +246,7 @@ def match_payments(*, actor: User, payment_ids: Sequence[int] | None = None) -> 
     Certain proposals are applied (automatic allocations, and an accepted proposal keeping
     the explanation); the others replace the payment's pending proposal, unless a person
     already rejected exactly that one. A proposal identical to the pending one keeps it.
+    A proposal allocating a payment to an invoice a person refused for it is never certain.
     """
     require(actor, Action.MATCH_PAYMENTS)
     payments = load_payments(payment_ids)
@@ -233,6 +256,12 @@ def match_payments(*, actor: User, payment_ids: Sequence[int] | None = None) -> 
     _without_jit()
     index = load_open_items()
     earlier = _earlier(_selected(payment_ids))
+    payments = [
+        replace(p, refused=frozenset(earlier.refused[p.payment_id]))
+        if p.payment_id in earlier.refused
+        else p
+        for p in payments
+    ]
     proposals = [p for p in propose(payments, index) if _proposed(p) not in earlier.rejected]
     numbers = {
         x.invoice_id: index.items[x.invoice_id].number for p in proposals for x in p.portions
@@ -297,6 +326,14 @@ def _without_jit() -> None:
 
 
 def _locked_pending(proposal: MatchProposal) -> MatchProposal:
+    """The proposal, locked, if it is still pending; its payment is locked first.
+
+    The payment before the proposal, the order `match_payments` and `apply_matches` lock
+    in: a run holding the payment waits for this answer (and then finds the payment
+    matched, or the proposal decided) instead of deadlocking with it. The status is read
+    once both are locked, so a run that replaced the proposal meanwhile is seen.
+    """
+    list(Payment.objects.select_for_update().filter(pk=proposal.payment_id).values_list("pk"))
     row = MatchProposal.objects.select_for_update().filter(pk=proposal.pk).first()
     if row is None or row.status != ProposalStatus.PENDING:
         raise NotAllowed(
@@ -323,7 +360,8 @@ def accept_proposal(
     """Confirm a proposal as it is, or with the portions a person changed or split.
 
     A changed proposal is recorded as matched by hand: the matcher's reason no longer
-    explains those amounts.
+    explains those amounts, nor its guess of the payer: a payment without a customer takes
+    the customer of the invoices the person chose.
     """
     require(actor, Action.MATCH_PAYMENTS)
     row = _locked_pending(proposal)
@@ -348,7 +386,7 @@ def accept_proposal(
                 chosen,
                 reason=MatchReason.MANUAL if changed else MatchReason(row.reason),
                 confidence=Decimal("1.00"),
-                customer_id=row.customer_id,
+                customer_id=None if changed else row.customer_id,
                 explanation=row.explanation,
             )
         ],
@@ -373,7 +411,8 @@ def accept_proposal(
 
 @transaction.atomic
 def reject_proposal(*, actor: User, proposal: MatchProposal, reason: str) -> MatchProposal:
-    """Say the proposal is wrong; the matcher will not make it again for this payment."""
+    """Say the proposal is wrong; the matcher will not make it again for this payment, nor
+    allocate the payment by itself to any invoice it named (it may still propose one)."""
     require(actor, Action.MATCH_PAYMENTS)
     if not reason.strip():
         raise ValidationFailed(

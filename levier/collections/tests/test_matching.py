@@ -6,12 +6,15 @@ import contextlib
 import datetime as dt
 import io
 import json
+import threading
+import time
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from django.core.management import call_command
-from django.db import transaction
+from django.db import connection, connections, transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -27,14 +30,22 @@ from levier.collections.matching import (
     OpenItems,
     PaymentFacts,
     accept_proposal,
+    load_open_items,
     match_payments,
     propose,
     reject_proposal,
 )
+from levier.collections.matching import services as matching_services
 from levier.collections.matching.payers import unique_subset
 from levier.collections.matching.references import ReferenceIndex
 from levier.collections.models import Allocation, MatchProposal, Payment
-from levier.collections.payments import CERTAIN, Portion, record_payment, unmatch
+from levier.collections.payments import (
+    CERTAIN,
+    Portion,
+    allocate_payment,
+    record_payment,
+    unmatch,
+)
 from levier.collections.services import import_statement_file
 from levier.customers.models import Customer
 from levier.customers.tests.factories import CustomerFactory
@@ -258,6 +269,26 @@ def test_an_iban_seen_on_a_matched_payment_identifies_the_payer_next_time(
     assert allocated(later) == {second.number: Decimal("300")}
 
 
+def test_a_payment_for_another_customer_says_nothing_about_whose_iban_it_is(
+    adv: User, compta: User, other: Customer
+) -> None:
+    """A parent company pays its subsidiary's invoice: the payment stays the parent's."""
+    parent = CustomerFactory(name="Groupe Dufour Holding")
+    (theirs,) = issue(adv, other, "1000")
+    paid = record_payment(
+        actor=compta,
+        customer=parent,
+        method="transfer",
+        received_on=dt.date(2026, 11, 20),
+        amount=Decimal("1200.00"),
+        payer_iban=IBAN_B,
+        portions=[Portion(theirs.pk, Decimal("1200.00"))],
+    )
+    paid.refresh_from_db()
+    assert paid.customer_id == parent.pk
+    assert load_open_items().payers.owners(IBAN_B) == frozenset()
+
+
 def test_a_fuzzy_payer_name_only_proposes(adv: User, compta: User, acme: Customer) -> None:
     _a, invoice = issue(adv, acme, "1000", "250")
     payment = pay(compta, "300.00", "VIR", payer_name="ACME INFORMATIQEU")
@@ -423,6 +454,161 @@ def test_unmatching_reopens_the_invoice_and_is_audited(
     assert event.comment == "Virement d'un autre client"
 
 
+def test_a_corrected_proposal_puts_the_payment_on_the_invoices_customer(
+    adv: User, compta: User, acme: Customer, other: Customer
+) -> None:
+    """The matcher took the payer for Acme by its name; the accountant knows Dufour paid."""
+    issue(adv, acme, "500")
+    (theirs,) = issue(adv, other, "1000")
+    payment = pay(compta, "1200.00", "VIR", payer_name="ACME INFORMATIQUE", payer_iban=IBAN_B)
+    match_payments(actor=compta)
+    proposal = pending(payment)
+    assert proposal.customer_id == acme.pk
+    accept_proposal(
+        actor=compta, proposal=proposal, portions=[Portion(theirs.pk, Decimal("1200.00"))]
+    )
+    payment.refresh_from_db()
+    assert payment.customer_id == other.pk
+
+
+def test_the_next_transfer_from_that_iban_is_not_matched_to_the_wrong_customer(
+    adv: User, compta: User, acme: Customer, other: Customer
+) -> None:
+    (ours,) = issue(adv, acme, "500")  # 600.00: what the next transfer is
+    theirs, _later = issue(adv, other, "1000", "2000")
+    first = pay(compta, "1200.00", "VIR", payer_name="ACME INFORMATIQUE", payer_iban=IBAN_B)
+    match_payments(actor=compta)
+    accept_proposal(
+        actor=compta, proposal=pending(first), portions=[Portion(theirs.pk, Decimal("1200.00"))]
+    )
+    second = pay(compta, "600.00", "ECHEANCE", payer_iban=IBAN_B)
+    report = match_payments(actor=compta)
+    assert report.matched_automatically == 0 and not allocated(second)
+    assert open_amount(ours) == Decimal("600.00")
+    assert pending(second).customer_id == other.pk, "the IBAN is Dufour's"
+
+
+def test_an_undone_automatic_match_is_not_redone_by_the_next_run(
+    adv: User, compta: User, acme: Customer
+) -> None:
+    (invoice,) = issue(adv, acme, "1000")
+    payment = pay(compta, "1200.00", f"FACT {invoice.number}", payer_name="HOMONYME SARL")
+    match_payments(actor=compta)
+    allocation = Allocation.objects.get(payment=payment)
+    assert allocation.automatic
+    unmatch(actor=compta, allocation=allocation, reason="Homonyme : à rembourser")
+    payment.refresh_from_db()
+    assert payment.customer_id is None, "the customer came from the match undone"
+    report = match_payments(actor=compta)
+    assert report.matched_automatically == 0 and not allocated(payment)
+    assert open_amount(invoice) == Decimal("1200.00")
+    refused = MatchProposal.objects.get(payment=payment, status=ProposalStatus.REJECTED)
+    assert refused.decided_by == compta
+    event = AuditEvent.objects.get(
+        object_type="collections.matchproposal", object_id=str(refused.pk), verb="reject"
+    )
+    assert event.comment == "Homonyme : à rembourser"
+
+
+def test_an_undone_part_of_an_automatic_split_is_only_proposed_again(
+    adv: User, compta: User, acme: Customer
+) -> None:
+    first, second = issue(adv, acme, "1000", "500")
+    payment = pay(compta, "1800.00", f"{first.number} {second.number}")
+    match_payments(actor=compta)
+    undone = Allocation.objects.get(payment=payment, invoice=first)
+    unmatch(actor=compta, allocation=undone, reason="Payé par chèque, virement pour un avoir")
+    match_payments(actor=compta)
+    assert allocated(payment) == {second.number: Decimal("600")}
+    proposal = pending(payment)
+    assert proposal.confidence < CERTAIN and proposal.allocations == [
+        {"invoice": first.pk, "number": first.number, "amount": "1200.00"}
+    ]
+    payment.refresh_from_db()
+    assert payment.customer_id == acme.pk, "the match kept is Acme's"
+
+
+def test_an_allocation_undone_by_hand_is_not_made_again_by_the_matcher(
+    adv: User, compta: User, acme: Customer
+) -> None:
+    (invoice,) = issue(adv, acme, "1000")
+    payment = pay(compta, "1200.00", f"FACT {invoice.number}")
+    (allocation,) = allocate_payment(
+        actor=compta, payment=payment, portions=[Portion(invoice.pk, Decimal("1200.00"))]
+    )
+    unmatch(actor=compta, allocation=allocation, reason="Pas cette facture")
+    report = match_payments(actor=compta)
+    assert report.matched_automatically == 0 and not allocated(payment)
+    refused = MatchProposal.objects.get(payment=payment, status=ProposalStatus.REJECTED)
+    assert refused.allocations == [
+        {"invoice": invoice.pk, "number": invoice.number, "amount": "1200.00"}
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_accepting_a_proposal_while_a_run_matches_the_same_payment_does_not_deadlock(
+    adv: User, compta: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The answer locks the payment before the proposal, as a run does: the run waits."""
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite locks the whole database: no row locks taken in two orders")
+    acme = CustomerFactory(name="Acme Informatique SAS")
+    (invoice,) = issue(adv, acme, "1000")
+    payment = pay(compta, "1200.00", "VIR", payer_name="ACME INFORMATIQUE", payer_iban=IBAN_B)
+    match_payments(actor=compta)
+    proposal = pending(payment)
+    # The IBAN is now on the customer: the next run is certain and would apply it itself.
+    Customer.objects.filter(pk=acme.pk).update(iban=IBAN_B)
+    holding, waited, errors = threading.Event(), threading.Event(), []
+    locked_pending = matching_services._locked_pending
+
+    def held(proposal: MatchProposal) -> MatchProposal:
+        """Keep the locks until the run waits for one of them."""
+        row = locked_pending(proposal)
+        holding.set()
+        with connection.cursor() as cursor:
+            for _ in range(200):
+                cursor.execute("SELECT pg_stat_clear_snapshot()")  # else read once a transaction
+                cursor.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND pid <> pg_backend_pid() AND wait_event_type = 'Lock'"
+                )
+                if cursor.fetchone()[0]:
+                    waited.set()
+                    break
+                time.sleep(0.05)
+        return row
+
+    monkeypatch.setattr(matching_services, "_locked_pending", held)
+
+    def answer() -> None:
+        try:
+            accept_proposal(actor=compta, proposal=proposal)
+        except Exception as exc:  # reported to the test, which fails
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    def run() -> None:
+        try:
+            assert holding.wait(10)
+            match_payments(actor=compta)
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=answer), threading.Thread(target=run)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert not errors and waited.is_set()
+    assert allocated(payment) == {invoice.number: Decimal("1200")}
+    proposal.refresh_from_db()
+    assert proposal.status == ProposalStatus.ACCEPTED
+
+
 def test_only_accounting_matches_payments(adv: User) -> None:
     with pytest.raises(PermissionDenied):
         match_payments(actor=adv)
@@ -502,6 +688,15 @@ def test_a_reference_glued_from_pieces_prefers_the_longest_number() -> None:
     assert index.find("XF2026000123") == []
 
 
+def test_an_invoice_a_person_refused_for_the_payment_is_never_allocated_alone() -> None:
+    index = OpenItems([OpenItem(1, "F2026-000001", 1, Decimal("1200.00"), DAY)])
+    quoting = PaymentFacts(1, Decimal("1200.00"), reference="F2026-000001")
+    (proposal,) = propose([quoting], index)
+    assert proposal.certain
+    (proposal,) = propose([replace(quoting, refused=frozenset({1}))], index)
+    assert not proposal.certain and [p.invoice_id for p in proposal.portions] == [1]
+
+
 def test_a_subset_is_only_returned_when_unique() -> None:
     assert unique_subset([100, 250, 400, 999], 650) == [1, 2]
     assert unique_subset([100, 250, 250, 400], 350) is None  # two ways
@@ -542,6 +737,7 @@ def worlds(draw: st.DrawFn) -> tuple[list[OpenItem], list[PaymentFacts]]:
                 payer_iban=draw(st.sampled_from(["", IBAN_A, IBAN_B])),
                 customer_id=draw(st.sampled_from([None, None, 1, 2])),
                 already=frozenset(draw(st.lists(st.integers(1, max(count, 1)), max_size=2))),
+                refused=frozenset(draw(st.lists(st.integers(1, max(count, 1)), max_size=2))),
             )
         )
     return items, payments
@@ -567,6 +763,7 @@ def test_no_proposal_allocates_more_than_a_payment_holds_or_an_invoice_owes(
         assert len(invoices) == len(set(invoices)) and not set(invoices) & payment.already
         assert all(p.amount > 0 for p in proposal.portions)
         assert proposal.amount <= payment.unallocated
+        assert not (proposal.certain and set(invoices) & payment.refused), "a person said no"
         for portion in proposal.portions:
             owed[portion.invoice_id] -= portion.amount
         if proposal.certain and payment.payer_iban == IBAN_A and payment.customer_id is None:
