@@ -14,12 +14,23 @@ The rules, per open issued invoice (open amount > 0):
   of today, not three letters at once; a step already done (a `DunningItem` exists: the
   unique (invoice, step) constraint) is never done again, which makes a rerun harmless;
 - an open dispute stops reminders for that invoice, an open promise to pay holds them until
-  its date, a strategic customer gets a task for its account manager instead of a message
-  (the task counts as the step done), an invoice paid since its step became due is listed
-  as paid, not reminded;
-- one message per customer per run lists every invoice with a step due, on the channel and
-  with the text of its most advanced step; the formal notice (mise en demeure) claims the
-  late interest and the 40 € indemnity of each invoice at that step.
+  its date (the run first reviews the promises whose date has passed: kept or broken), a
+  payment received and waiting to be matched to the invoice (a pending match proposal)
+  holds it too, a strategic customer gets a task for its account manager instead of a
+  message (the task counts as the step done), an invoice paid since its step became due is
+  listed as paid, not reminded;
+- per customer per run, one message (email or letter) lists every invoice whose step is a
+  message, on the channel and with the text of the most advanced of those steps; one task
+  lists every invoice whose step is a call or a hand-over. A formal notice (mise en demeure)
+  is therefore always sent, never swallowed by a task; it claims the late interest and the
+  40 € indemnity of each invoice at that step;
+- a customer with no email address gets no email: its invoices are listed as skipped (no
+  recipient) and their step stays to do, so the reminder goes once an address is entered.
+
+The sending job checks again, when it produces a reminder, that each invoice is still to
+be chased (`recheck_message`): an invoice paid, disputed, promised or with a payment to
+match since the run is withdrawn from the message (its step stays to do), the text is
+rendered again for the others, and a reminder left with nothing to chase is not sent.
 
 Emails and letters are queued here and produced by `levier.collections.jobs_dunning` after
 the commit (PDFs are rendered there, not in the run); phone calls and hand-overs become
@@ -64,8 +75,10 @@ from levier.collections.choices import (
     DunningOutcome,
     MessageStatus,
     PromiseStatus,
+    ProposalStatus,
     TaskKind,
 )
+from levier.collections.followup import review_promises
 from levier.collections.interest import INDEMNITY, RateTable, days_late, late_interest
 from levier.collections.models import (
     CollectionTask,
@@ -77,6 +90,7 @@ from levier.collections.models import (
     DunningRun,
     DunningScenario,
     DunningStep,
+    MatchProposal,
     PromiseToPay,
 )
 from levier.customers.models import Contact, Customer
@@ -105,6 +119,8 @@ __all__ = [
 LOCALE = "fr_FR"
 ZERO = Decimal("0.00")
 LOCK_NAME = "dunning"
+# Steps done by a person (a task), not sent to the customer.
+TASK_CHANNELS = (DunningChannel.PHONE, DunningChannel.HANDOVER)
 # An invoice settled this many days before the run, with a step due, is listed as paid.
 RECENTLY_PAID_DAYS = 7
 BATCH = 2000
@@ -144,6 +160,8 @@ class SkipReason:
     NO_SCENARIO = "no_scenario"
     MISSING_RATE = "missing_rate"
     BROKEN_TEMPLATE = "broken_template"
+    NO_RECIPIENT = "no_recipient"
+    PAYMENT_PENDING = "payment_pending"
 
 
 SKIP_LABELS: dict[str, Promise] = {
@@ -165,6 +183,14 @@ SKIP_LABELS: dict[str, Promise] = {
     ),
     SkipReason.BROKEN_TEMPLATE: gettext_lazy(
         "The text of the step does not render: correct it in the scenario"
+    ),
+    SkipReason.NO_RECIPIENT: gettext_lazy(
+        "No email address for reminders: add a dunning or accounts-payable contact with an "
+        "email, or an invoice email address"
+    ),
+    SkipReason.PAYMENT_PENDING: gettext_lazy(
+        "A payment received is waiting to be matched for this invoice: no reminder until it "
+        "is reviewed"
     ),
 }
 
@@ -200,7 +226,12 @@ class CustomerInfo:
 
 @dataclass
 class PlannedMessage:
-    """What one customer gets on this run: one email, letter or task for all its invoices."""
+    """What one customer gets on this run: an email or letter, or a task for a person.
+
+    A customer may get both on one run: the message lists the invoices whose step is an
+    email or a letter, the task those whose step is a call or a hand-over (a strategic
+    customer gets one task for all of them).
+    """
 
     customer: CustomerInfo
     step: DunningStep  # the most advanced step among the items: its channel and texts
@@ -466,9 +497,11 @@ def plan_dunning(run_date: dt.date) -> DunningPlan:
         promisetopay__status=PromiseStatus.OPEN, promisetopay__promised_on__gte=run_date
     ).values_list("invoice_id", "promisetopay__promised_on"):
         promised[invoice_id] = max(promised_on, promised.get(invoice_id, promised_on))
+    awaiting_match = invoices_awaiting_matching()
     rates: RateTable | None = None
 
-    groups: dict[int, list[PlannedItem]] = {}
+    # (customer, task?) → its items: a message for the steps sent, a task for the others.
+    groups: dict[tuple[int, bool], list[PlannedItem]] = {}
     for pk, customer_id, number, issue_date, due_date, total, open_amount, rate in rows:
         customer = customers[customer_id]
         scenario_id = scenarios.scenario_of(customer)
@@ -487,6 +520,9 @@ def plan_dunning(run_date: dt.date) -> DunningPlan:
         if pk in promised:
             detail = _("promised on %(date)s") % {"date": f"{promised[pk]:%d/%m/%Y}"}
             plan.skip(SkipReason.PROMISE, customer, pk, number, step.name, detail)
+            continue
+        if pk in awaiting_match:
+            plan.skip(SkipReason.PAYMENT_PENDING, customer, pk, number, step.name)
             continue
         item = PlannedItem(
             invoice_id=pk,
@@ -508,7 +544,8 @@ def plan_dunning(run_date: dt.date) -> DunningPlan:
             item.indemnity = INDEMNITY
         if customer.is_strategic:
             plan.skip(SkipReason.STRATEGIC, customer, pk, number, step.name)
-        groups.setdefault(customer_id, []).append(item)
+        is_task = customer.is_strategic or step.channel in TASK_CHANNELS
+        groups.setdefault((customer_id, is_task), []).append(item)
 
     for pk, customer_id, number, due_date, settled_on in paid_rows:
         customer = customers[customer_id]
@@ -522,15 +559,42 @@ def plan_dunning(run_date: dt.date) -> DunningPlan:
             detail = _("settled on %(date)s") % {"date": f"{settled_on:%d/%m/%Y}"}
             plan.skip(SkipReason.PAID, customer, pk, number or "", step.name, detail)
 
-    recipients = _recipients(list(groups), customers)
-    for customer_id, items in groups.items():
+    recipients = _recipients([cid for cid, is_task in groups if not is_task], customers)
+    for (customer_id, is_task), items in groups.items():
+        customer = customers[customer_id]
         top = max(items, key=lambda item: item.step.offset_days).step
-        plan.messages.append(
-            PlannedMessage(customers[customer_id], top, items, recipients.get(customer_id, []))
-        )
-    plan.messages.sort(key=lambda m: (m.customer.name.lower(), m.customer.id))
+        to = [] if is_task else recipients.get(customer_id, [])
+        if top.channel == DunningChannel.EMAIL and not to and not is_task:
+            # Queued, the email would fail and its steps would count as done: the reminder
+            # would be lost. Skipped, the steps stay to do until an address is entered.
+            for item in items:
+                plan.skip(
+                    SkipReason.NO_RECIPIENT, customer, item.invoice_id, item.number, item.step.name
+                )
+            continue
+        plan.messages.append(PlannedMessage(customer, top, items, to))
+    plan.messages.sort(
+        key=lambda m: (m.customer.name.lower(), m.customer.id, m.task_kind is not None)
+    )
     plan.skipped.sort(key=lambda s: (s.reason, s.customer_name.lower(), s.number))
     return plan
+
+
+def invoices_awaiting_matching(invoice_ids: set[int] | None = None) -> set[int]:
+    """Invoices a payment received may settle: listed by a match proposal still to review.
+
+    One query over the pending proposals (the review queue, small); `invoice_ids` narrows
+    the answer to those invoices.
+    """
+    found: set[int] = set()
+    for allocations in MatchProposal.objects.filter(status=ProposalStatus.PENDING).values_list(
+        "allocations", flat=True
+    ):
+        for allocation in allocations if isinstance(allocations, list) else ():
+            invoice_id = allocation.get("invoice") if isinstance(allocation, dict) else None
+            if isinstance(invoice_id, int) and (invoice_ids is None or invoice_id in invoice_ids):
+                found.add(invoice_id)
+    return found
 
 
 def _recipients(
@@ -568,9 +632,8 @@ def _recipients(
     return result
 
 
-def recipients_of(customer: Customer) -> list[str]:
-    """Who gets a reminder for this customer now (the sending job asks again at send time)."""
-    info = CustomerInfo(
+def _customer_info(customer: Customer) -> CustomerInfo:
+    return CustomerInfo(
         customer.pk,
         customer.name,
         customer.segment,
@@ -578,7 +641,11 @@ def recipients_of(customer: Customer) -> list[str]:
         customer.account_manager_id,
         customer.invoice_email,
     )
-    return _recipients([customer.pk], {customer.pk: info})[customer.pk]
+
+
+def recipients_of(customer: Customer) -> list[str]:
+    """Who gets a reminder for this customer now (the sending job asks again at send time)."""
+    return _recipients([customer.pk], {customer.pk: _customer_info(customer)})[customer.pk]
 
 
 # --- texts ------------------------------------------------------------------------------------
@@ -820,6 +887,9 @@ def _take_lock() -> None:
 def run_dunning(*, actor: User, run_date: dt.date) -> DunningRun:
     """Send the reminders due on `run_date`: messages queued, tasks created, all at once.
 
+    The promises to pay whose date is before `run_date` are reviewed first (kept or
+    broken, `levier.collections.followup.review_promises`), in the same transaction.
+
     One transaction: either the whole run is recorded (messages, items, tasks, audit) and
     its emails and letters are produced after the commit, or nothing is. A second run the
     same day finds every step done and sends nothing; a concurrent one is refused
@@ -836,6 +906,9 @@ def run_dunning(*, actor: User, run_date: dt.date) -> DunningRun:
         with transaction.atomic():
             _take_lock()
             run = DunningRun.objects.create(run_date=run_date, started_by=actor)
+            # Promises whose date has passed become kept or broken before anything is held
+            # on them: a broken promise no longer holds its invoices' reminders.
+            review_promises(as_of=run_date, actor=actor)
             plan = plan_dunning(run_date)
             _record(run, plan, actor)
     except NotAllowed:
@@ -1009,6 +1082,153 @@ def _record(run: DunningRun, plan: DunningPlan, actor: User) -> None:
 # --- after the run ----------------------------------------------------------------------------
 
 
+# Why an invoice is withdrawn from a reminder before it goes (French: the run's page and the
+# audit trail show it next to the reminder's text).
+_WITHDRAWN_WHY = {
+    SkipReason.PAID: "réglée",
+    SkipReason.DISPUTE: "en litige",
+    SkipReason.PROMISE: "sous promesse de paiement",
+    SkipReason.PAYMENT_PENDING: "paiement reçu à lettrer",
+}
+NOTHING_LEFT_REASON = (
+    "Plus rien à relancer : factures réglées, en litige, sous promesse de paiement ou avec "
+    "un paiement reçu à lettrer depuis la relance"
+)
+
+
+@dataclass
+class Recheck:
+    """What is left of a reminder when it is about to go: the invoices withdrawn, and why."""
+
+    remaining: int
+    withdrawn: list[tuple[str, str]] = field(default_factory=list)  # (number, reason)
+    rewritten: bool = False  # subject, body and amounts rendered again
+
+    @property
+    def nothing_left(self) -> bool:
+        return self.remaining == 0
+
+    def summary(self) -> str:
+        """« F-2026-00012 réglée, F-2026-00015 en litige »."""
+        return ", ".join(f"{number} {_WITHDRAWN_WHY[reason]}" for number, reason in self.withdrawn)
+
+    def error(self) -> str:
+        """The reason stored on a reminder not sent because nothing is left to chase."""
+        if not self.withdrawn:
+            return f"{NOTHING_LEFT_REASON}."
+        return f"{NOTHING_LEFT_REASON} ({self.summary()})."
+
+
+def recheck_message(
+    row: DunningMessage, *, actor: User | None = None, today: dt.date | None = None
+) -> Recheck:
+    """Before a reminder goes, withdraw the invoices no longer to chase; rewrite the rest.
+
+    The run froze the text; the email may go later (a retry, automatic sending off) and a
+    letter is printed days later. An invoice paid (or no longer issued), under an open
+    dispute, under an open promise to pay not yet due, or with a payment received waiting
+    to be matched, is withdrawn: its `DunningItem` is deleted, so its step stays to do and
+    a later run reminds it once the hold is lifted. The others keep their step, and their
+    open amount is brought up to date (a part paid since); the subject, body and totals are
+    rendered again for them with the text of the most advanced of their steps. Whether
+    anything is left is the caller's decision to make (`Recheck.nothing_left`).
+
+    Called with the row locked (the sending job's claim, a letter marked printed); four or
+    five queries, and a few writes when something changed. Audited when it did.
+    """
+    today = today or timezone.localdate()
+    items = list(
+        row.items.select_related("invoice", "step").order_by("invoice__due_date", "invoice_id")
+    )
+    ids = {item.invoice_id for item in items}
+    disputed = set(
+        Dispute.objects.filter(status=DisputeStatus.OPEN, invoice_id__in=ids).values_list(
+            "invoice_id", flat=True
+        )
+    )
+    promised = set(
+        PromiseToPay.invoices.through.objects.filter(
+            invoice_id__in=ids,
+            promisetopay__status=PromiseStatus.OPEN,
+            promisetopay__promised_on__gte=today,
+        ).values_list("invoice_id", flat=True)
+    )
+    awaiting_match = invoices_awaiting_matching(ids)
+    kept: list[DunningItem] = []
+    withdrawn: list[DunningItem] = []
+    result = Recheck(remaining=0)
+    for item in items:
+        invoice = item.invoice
+        open_amount = invoice.open_amount or ZERO
+        reason = (
+            SkipReason.PAID
+            if invoice.status != InvoiceStatus.ISSUED or open_amount <= ZERO
+            else SkipReason.DISPUTE
+            if item.invoice_id in disputed
+            else SkipReason.PROMISE
+            if item.invoice_id in promised
+            else SkipReason.PAYMENT_PENDING
+            if item.invoice_id in awaiting_match
+            else None
+        )
+        if reason is not None:
+            withdrawn.append(item)
+            result.withdrawn.append((invoice.number or "", reason))
+            continue
+        if item.open_amount != open_amount:
+            item.open_amount = open_amount
+            result.rewritten = True
+        kept.append(item)
+    result.remaining = len(kept)
+    if withdrawn:
+        DunningItem.objects.filter(pk__in=[item.pk for item in withdrawn]).delete()
+        result.rewritten = bool(kept)
+    if result.rewritten:
+        DunningItem.objects.bulk_update(kept, ["open_amount"])
+        planned = PlannedMessage(
+            _customer_info(row.customer),
+            max((item.step for item in kept), key=lambda step: step.offset_days),
+            [
+                PlannedItem(
+                    invoice_id=item.invoice_id,
+                    number=item.invoice.number or "",
+                    issue_date=item.invoice.issue_date,
+                    due_date=item.invoice.due_date or row.run.run_date,
+                    total_gross=item.invoice.total_gross,
+                    open_amount=item.open_amount,
+                    step=item.step,
+                    days_late=item.days_late,
+                    interest=item.interest,
+                    indemnity=item.indemnity,
+                )
+                for item in kept
+            ],
+        )
+        subject, body = render_step(planned)
+        row.step = planned.step
+        row.subject, row.body = subject[:300], body
+        row.total_due = planned.total_due
+        row.interest, row.indemnity = planned.interest, planned.indemnity
+        row.save(update_fields=["step", "subject", "body", "total_due", "interest", "indemnity"])
+    if withdrawn or result.rewritten:
+        record_event(
+            actor=actor,
+            verb=Verb.UPDATE,
+            instance=row,
+            changes={
+                "withdrawn": [number for number, _reason in result.withdrawn],
+                "invoices": [item.invoice.number for item in kept],
+                "total_due": row.total_due if kept else ZERO,
+            },
+            comment=(
+                f"Avant l'envoi : {result.summary()}"
+                if withdrawn
+                else "Avant l'envoi : montants restant dus mis à jour"
+            ),
+        )
+    return result
+
+
 def reminder_payload(message: DunningMessage) -> dict[str, Any]:
     """What `reminder.sent` tells subscribers: who, which step, which invoices, how much."""
     return {
@@ -1040,12 +1260,20 @@ def record_reminder_sent(message: DunningMessage) -> None:
 
 
 def mark_reminder_printed(*, actor: User, message: DunningMessage) -> DunningMessage:
-    """A person printed and posted a reminder letter: it leaves the "to print" worklist."""
+    """A person printed and posted a reminder letter: it leaves the "to print" worklist.
+
+    The letter's invoices are checked again first (`recheck_message`). Nothing left to
+    chase: the letter is set aside ("failed", with the reason) and the person is told not
+    to post it. Some invoices withdrawn (or paid in part): the letter is rewritten, stays to
+    print, and the person is told to print it again. Either way no `reminder.sent`, and
+    NotAllowed is raised after the change is saved.
+    """
     require(actor, Action.RUN_DUNNING)
+    refusal: NotAllowed | None = None
     with transaction.atomic():
         row = (
             DunningMessage.objects.select_for_update(of=("self",))
-            .select_related("step")
+            .select_related("step", "customer", "run")
             .get(pk=message.pk)
         )
         if row.status != MessageStatus.TO_PRINT:
@@ -1053,15 +1281,39 @@ def mark_reminder_printed(*, actor: User, message: DunningMessage) -> DunningMes
                 _("This reminder is not waiting to be printed (status: %(status)s).")
                 % {"status": row.get_status_display()}
             )
-        row.status = MessageStatus.PRINTED
-        row.sent_at = timezone.now()
-        row.save(update_fields=["status", "sent_at"])
-        record_event(
-            actor=actor,
-            verb=Verb.SEND,
-            instance=row,
-            changes={"channel": row.channel, "status": [MessageStatus.TO_PRINT, row.status]},
-            comment="Lettre de relance imprimée et postée",
-        )
-        record_reminder_sent(row)
+        checked = recheck_message(row, actor=actor)
+        if checked.nothing_left:
+            row.status, row.error = MessageStatus.FAILED, checked.error()
+            row.save(update_fields=["status", "error"])
+            refusal = NotAllowed(
+                _(
+                    "Do not post this letter: its invoices were paid, disputed, promised or "
+                    "have a payment to match since the run (%(invoices)s)."
+                )
+                % {"invoices": ", ".join(number for number, _why in checked.withdrawn)},
+                code="nothing_to_remind",
+            )
+        elif checked.rewritten:
+            refusal = NotAllowed(
+                _(
+                    "Since the run, invoices of this letter were paid, disputed, promised or "
+                    "have a payment to match: the letter was rewritten, print it again before "
+                    "posting it."
+                ),
+                code="letter_rewritten",
+            )
+        else:
+            row.status = MessageStatus.PRINTED
+            row.sent_at = timezone.now()
+            row.save(update_fields=["status", "sent_at"])
+            record_event(
+                actor=actor,
+                verb=Verb.SEND,
+                instance=row,
+                changes={"channel": row.channel, "status": [MessageStatus.TO_PRINT, row.status]},
+                comment="Lettre de relance imprimée et postée",
+            )
+            record_reminder_sent(row)
+    if refusal is not None:
+        raise refusal
     return row

@@ -13,6 +13,11 @@ once: a worker killed between the mail server's acceptance and the "sent" row se
 - letter: the letter PDF rendered (so a letter that cannot be produced fails here, not in
   front of the printer) and the row left "to print" for a person, who marks it printed.
 
+The text was written by the run; the job may come later (a retry, automatic sending off).
+When it claims a reminder it checks each invoice again: one paid, disputed, promised or with
+a payment to match since the run is withdrawn and the text is rendered again for the
+others; a reminder left with nothing to chase is not sent ("failed", with the reason).
+
 `reminder.sent` is recorded when the customer really has the reminder: the email accepted
 by the mail server, or the letter marked printed and posted
 (`levier.collections.dunning.mark_reminder_printed`).
@@ -28,7 +33,7 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -39,7 +44,7 @@ from levier.audit.services import record_event
 from levier.billing.company import company_profile
 from levier.billing.jobs_sending import _error_text, _message_id_domain, claim_timeout
 from levier.collections.choices import DunningChannel, MessageStatus
-from levier.collections.models import DunningMessage, StatementEmail
+from levier.collections.models import DunningItem, DunningMessage, StatementEmail
 from levier.jobs import job
 
 log = logging.getLogger(__name__)
@@ -65,10 +70,14 @@ def _claim(message_id: int) -> tuple[DunningMessage, list[str]] | None:
     """Decide under a lock on the row whether this run produces it; commit the claim first.
 
     None when there is nothing to do: row gone, already done (sent, to print, printed), a
-    task (nothing to send), claimed by another run less than the claim timeout ago, or
-    impossible (no recipient: "failed" with the reason, counted as an attempt).
+    task (nothing to send), claimed by another run less than the claim timeout ago,
+    nothing left to chase (every invoice paid, disputed, promised or with a payment to
+    match since the run: "failed" with the reason, never sent), or impossible (no
+    recipient: "failed" with the reason, counted as an attempt). When only some invoices
+    are withdrawn, the reminder is rewritten for the others before it goes
+    (`levier.collections.dunning.recheck_message`).
     """
-    from levier.collections.dunning import recipients_of
+    from levier.collections.dunning import recheck_message, recipients_of
 
     with transaction.atomic():
         row = (
@@ -94,6 +103,12 @@ def _claim(message_id: int) -> tuple[DunningMessage, list[str]] | None:
         row.attempts += 1
         row.claimed_at = now
         row.message_id = ""
+        checked = recheck_message(row)
+        if checked.nothing_left:
+            row.status, row.error = Status.FAILED, checked.error()
+            row.save()
+            log.info("reminder %s not sent: %s", row.pk, row.error)
+            return None
         recipients: list[str] = []
         if row.channel == DunningChannel.EMAIL:
             recipients = recipients_of(row.customer)
@@ -117,13 +132,16 @@ def pending_messages(older_than: dt.timedelta) -> QuerySet[DunningMessage]:
     """Reminders a job should have produced by now, oldest first (`levier send-reminders`).
 
     "queued" (the job was lost), "failed" with fewer than MAX_SEND_ATTEMPTS attempts, and
-    "sending" whose claim is stale; untouched for longer than `older_than`.
+    "sending" whose claim is stale; untouched for longer than `older_than`. A reminder whose
+    invoices were all withdrawn before it went (nothing left to chase) is not one of them.
     """
     now = timezone.now()
     cutoff = now - older_than
     stale_claim = min(cutoff, now - claim_timeout())
     return (
         DunningMessage.objects.filter(channel__in=SENT_CHANNELS)
+        # A reminder left with no invoice (all withdrawn before it went) has nothing to send.
+        .filter(Exists(DunningItem.objects.filter(message=OuterRef("pk"))))
         .annotate(last_activity=Coalesce("claimed_at", "created_at"))
         .filter(
             Q(status=Status.QUEUED, last_activity__lte=cutoff)

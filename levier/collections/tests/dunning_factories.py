@@ -10,8 +10,18 @@ from levier.accounts.models import User
 from levier.billing.models import Invoice
 from levier.billing.services import issue_invoice
 from levier.billing.tests.factories import draft_invoice
+from levier.collections.choices import ProposalStatus
 from levier.collections.dunning_defaults import seed_default_scenario, seed_interest_rates
-from levier.collections.models import DunningScenario, DunningStep, LateInterestRate, Payment
+from levier.collections.matching import match_payments
+from levier.collections.models import (
+    Dispute,
+    DunningScenario,
+    DunningStep,
+    LateInterestRate,
+    MatchProposal,
+    Payment,
+    PromiseToPay,
+)
 from levier.collections.payments import Portion, allocate_payment, record_payment
 from levier.customers.models import Customer
 from levier.customers.tests.factories import ContactFactory, CustomerFactory
@@ -92,3 +102,50 @@ def pay(
     allocate_payment(actor=compta, payment=payment, portions=[Portion(invoice.pk, money)])
     invoice.refresh_from_db()
     return payment
+
+
+def dispute(by: User, invoice: Invoice, opened_on: dt.date = RUN) -> Dispute:
+    """An open dispute on the whole invoice."""
+    made: Dispute = Dispute.objects.create(
+        invoice=invoice,
+        reason="price",
+        amount=invoice.open_amount,
+        owner=by,
+        due_on=opened_on,
+        opened_on=opened_on,
+        opened_by=by,
+    )
+    return made
+
+
+def promise(
+    by: User, invoices: list[Invoice], promised_on: dt.date, made_on: dt.date = RUN
+) -> PromiseToPay:
+    """An open promise to pay these invoices (of one customer) by `promised_on`."""
+    made: PromiseToPay = PromiseToPay.objects.create(
+        customer=invoices[0].customer,
+        promised_on=promised_on,
+        amount=sum((i.open_amount or Decimal("0") for i in invoices), Decimal("0")),
+        created_by=by,
+        created_on=made_on,
+    )
+    made.invoices.set(invoices)
+    return made
+
+
+def payment_to_match(compta: User, invoice: Invoice, received_on: dt.date = RUN) -> MatchProposal:
+    """A transfer quoting the invoice's number from an unknown payer, for another amount:
+    the matcher only proposes it, a person has to review it (a pending proposal)."""
+    record_payment(
+        actor=compta,
+        customer=None,
+        method="transfer",
+        received_on=received_on,
+        amount=Decimal("300.00"),
+        reference=f"{invoice.number}",
+        payer_name="Société Martin",
+    )
+    match_payments(actor=compta)
+    proposal: MatchProposal = MatchProposal.objects.get(status=ProposalStatus.PENDING)
+    assert [a["invoice"] for a in proposal.allocations] == [invoice.pk]
+    return proposal

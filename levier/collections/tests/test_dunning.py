@@ -35,6 +35,8 @@ from levier.collections.choices import (
     DunningChannel,
     DunningOutcome,
     MessageStatus,
+    PromiseStatus,
+    ProposalStatus,
     TaskKind,
 )
 from levier.collections.dunning import (
@@ -48,7 +50,11 @@ from levier.collections.dunning import (
 )
 from levier.collections.dunning_defaults import seed_default_scenario
 from levier.collections.interest import late_interest
-from levier.collections.jobs_dunning import daily_dunning_run, send_dunning_message
+from levier.collections.jobs_dunning import (
+    daily_dunning_run,
+    pending_messages,
+    send_dunning_message,
+)
 from levier.collections.models import (
     CollectionTask,
     CustomerScenario,
@@ -60,6 +66,7 @@ from levier.collections.models import (
     DunningScenario,
     DunningStep,
     LateInterestRate,
+    MatchProposal,
     PromiseToPay,
 )
 from levier.collections.tests.dunning_factories import (
@@ -67,13 +74,17 @@ from levier.collections.tests.dunning_factories import (
     customer,
     days_before,
     default_scenario,
+    dispute,
     invoice_due,
     invoices_due,
     pay,
+    payment_to_match,
+    promise,
     step_at,
 )
 from levier.contracts.models import Contract
 from levier.contracts.tests.factories import contract_line, make_contract
+from levier.customers.models import Contact
 from levier.integrations.models import DomainEvent
 from levier.jobs import dispatch
 from levier.lib.errors import NotAllowed, ValidationFailed
@@ -98,16 +109,22 @@ def scenario() -> DunningScenario:
     return default_scenario()
 
 
+def at(day: dt.date, hour: int = 7) -> Any:
+    """The clock on `day` (today, for the run and for the checks made when a reminder goes)."""
+    moment = timezone.make_aware(dt.datetime.combine(day, dt.time(hour)))
+    return mock.patch("django.utils.timezone.now", return_value=moment)
+
+
 def run(compta: User, day: dt.date = RUN) -> DunningRun:
     """The run of `day`, on that day (a run may not be dated in the future)."""
-    moment = timezone.make_aware(dt.datetime.combine(day, dt.time(7)))
-    with mock.patch("django.utils.timezone.now", return_value=moment):
+    with at(day):
         return run_dunning(actor=compta, run_date=day)
 
 
-def send(message: DunningMessage) -> DunningMessage:
-    """The message's job, run in this process (what the on-commit dispatch does)."""
-    dispatch(send_dunning_message, message_id=message.pk)
+def send(message: DunningMessage, day: dt.date = RUN) -> DunningMessage:
+    """The message's job on `day`, run in this process (what the on-commit dispatch does)."""
+    with at(day, 9):
+        dispatch(send_dunning_message, message_id=message.pk)
     message.refresh_from_db()
     return message
 
@@ -328,6 +345,106 @@ def test_a_missing_interest_rate_holds_the_formal_notice_and_names_the_half_year
     assert plan.messages == []
 
 
+def test_a_customer_without_an_address_is_skipped_and_said_so(
+    adv: User, compta: User, scenario: DunningScenario
+) -> None:
+    buyer = customer("Sans Adresse SARL", email="")
+    invoice = invoice_due(adv, buyer, days_before(RUN, 3))
+
+    plan = plan_dunning(RUN)
+    done = run(compta)
+
+    assert plan.messages == []
+    [skipped] = plan.skipped
+    assert (skipped.reason, skipped.number) == (SkipReason.NO_RECIPIENT, invoice.number)
+    assert "email address" in skipped.label and skipped.step == "Première relance"
+    assert done.skipped == {SkipReason.NO_RECIPIENT: 1} and done.items == 0
+    assert not DunningItem.objects.exists()  # the step is still to do
+    Contact.objects.create(
+        customer=buyer, last_name="Compta", email="compta@sans-adresse.example", is_dunning=True
+    )
+    later = run(compta, RUN + dt.timedelta(days=1))
+    assert (later.messages, later.items) == (1, 1)
+    assert DunningMessage.objects.get().recipients == "compta@sans-adresse.example"
+
+
+def test_a_letter_needs_no_email_address(
+    adv: User, compta: User, admin_user: User, scenario: DunningScenario
+) -> None:
+    save_step(actor=admin_user, step=step_at(3), channel=DunningChannel.LETTER)
+    invoice_due(adv, customer(email=""), days_before(RUN, 3))
+
+    [message] = plan_dunning(RUN).messages
+
+    assert message.channel == DunningChannel.LETTER
+
+
+def test_an_invoice_with_a_payment_waiting_for_matching_is_not_reminded(
+    adv: User, compta: User, scenario: DunningScenario
+) -> None:
+    buyer = customer()
+    waiting, other = invoices_due(
+        adv, [(buyer, days_before(RUN, 10), "1000"), (buyer, days_before(RUN, 5), "1000")]
+    )
+    proposal = payment_to_match(compta, waiting, received_on=RUN - dt.timedelta(days=1))
+
+    plan = plan_dunning(RUN)
+    done = run(compta)
+
+    [message] = plan.messages
+    assert [item.number for item in message.items] == [other.number]
+    [skipped] = plan.skipped
+    assert (skipped.reason, skipped.number) == (SkipReason.PAYMENT_PENDING, waiting.number)
+    assert "waiting to be matched" in skipped.label
+    assert done.skipped == {SkipReason.PAYMENT_PENDING: 1}
+    assert not DunningItem.objects.filter(invoice=waiting).exists()
+    MatchProposal.objects.filter(pk=proposal.pk).update(status=ProposalStatus.REJECTED)
+    [later] = plan_dunning(RUN + dt.timedelta(days=1)).messages  # not that money: reminded
+    assert [item.number for item in later.items] == [waiting.number]
+
+
+def test_a_run_reviews_the_promises_past_their_date(
+    adv: User, compta: User, scenario: DunningScenario
+) -> None:
+    buyer = customer()
+    broken_one, kept_one = invoices_due(
+        adv, [(buyer, days_before(RUN, 4), "1000"), (buyer, days_before(RUN, 5), "1000")]
+    )
+    broken = promise(
+        compta, [broken_one], RUN - dt.timedelta(days=1), made_on=RUN - dt.timedelta(days=3)
+    )
+    kept = promise(
+        compta, [kept_one], RUN - dt.timedelta(days=1), made_on=RUN - dt.timedelta(days=3)
+    )
+    pay(compta, kept_one, received_on=RUN - dt.timedelta(days=1))
+    on_its_day = promise(compta, [broken_one], RUN)
+
+    done = run(compta)
+
+    statuses = dict(PromiseToPay.objects.values_list("pk", "status"))
+    assert statuses == {
+        broken.pk: PromiseStatus.BROKEN,
+        kept.pk: PromiseStatus.KEPT,
+        on_its_day.pk: PromiseStatus.OPEN,  # due today: still holds
+    }
+    assert AuditEvent.objects.filter(
+        object_type="collections.promisetopay", object_id=str(broken.pk), actor=compta
+    ).exists()
+    assert done.skipped.get(SkipReason.PROMISE) == 1
+
+
+def test_a_broken_promise_no_longer_holds_the_reminders(
+    adv: User, compta: User, scenario: DunningScenario
+) -> None:
+    invoice = invoice_due(adv, customer(), days_before(RUN, 4))
+    promise(compta, [invoice], RUN - dt.timedelta(days=1), made_on=RUN - dt.timedelta(days=3))
+
+    done = run(compta)
+
+    assert PromiseToPay.objects.get().status == PromiseStatus.BROKEN
+    assert (done.messages, done.items) == (1, 1)
+
+
 # --- one message per customer -----------------------------------------------------------------
 
 
@@ -358,6 +475,47 @@ def test_a_customer_gets_one_message_for_all_its_due_invoices(
     assert others.number not in message.body
     assert message.recipients == "compta@client.example"
     assert message.status == MessageStatus.QUEUED
+
+
+def test_a_hand_over_does_not_swallow_another_invoices_formal_notice(
+    adv: User, compta: User, scenario: DunningScenario
+) -> None:
+    buyer = customer("Durand SA")
+    handed_over, noticed = invoices_due(
+        adv, [(buyer, days_before(RUN, 46), "1000"), (buyer, days_before(RUN, 31), "1000")]
+    )
+
+    plan = plan_dunning(RUN)
+    done = run(compta)
+
+    [notice, hand_over] = plan.messages  # the message first, then the task
+    assert notice.task_kind is None and notice.channel == DunningChannel.EMAIL
+    assert notice.step.is_formal_notice and [i.number for i in notice.items] == [noticed.number]
+    assert notice.indemnity == Decimal("40.00") and notice.interest > 0
+    assert hand_over.task_kind == TaskKind.HANDOVER
+    assert [i.number for i in hand_over.items] == [handed_over.number]
+    assert (done.messages, done.tasks, done.items) == (1, 1, 2)
+    items = {i.invoice_id: i for i in DunningItem.objects.select_related("message")}
+    assert items[noticed.pk].outcome == DunningOutcome.SENT
+    assert items[noticed.pk].message.status == MessageStatus.QUEUED
+    assert items[handed_over.pk].outcome == DunningOutcome.TASK
+    [task] = CollectionTask.objects.all()
+    assert list(task.invoices.all()) == [handed_over]
+
+
+def test_a_strategic_account_gets_one_task_for_all_its_invoices(
+    adv: User, compta: User, commercial: User, scenario: DunningScenario
+) -> None:
+    buyer = customer("Grand Compte SA", is_strategic=True, account_manager=commercial)
+    invoices_due(
+        adv, [(buyer, days_before(RUN, 46), "1000"), (buyer, days_before(RUN, 31), "1000")]
+    )
+
+    done = run(compta)
+
+    assert (done.messages, done.tasks, done.items) == (0, 1, 2)
+    [task] = CollectionTask.objects.all()
+    assert task.kind == TaskKind.STRATEGIC and task.invoices.count() == 2
 
 
 def test_the_text_uses_the_merge_fields_in_french(
@@ -689,16 +847,134 @@ def test_a_failed_reminder_is_sent_again_by_the_sweeper(
     assert len(smtp_server.messages) == 1
 
 
-def test_a_customer_without_an_address_fails_with_a_french_reason(
+def test_an_address_removed_since_the_run_fails_with_a_french_reason(
     adv: User, compta: User, scenario: DunningScenario
 ) -> None:
-    invoice_due(adv, customer(email=""), days_before(RUN, 3))
+    buyer = customer()
+    invoice_due(adv, buyer, days_before(RUN, 3))
     run(compta)
+    Contact.objects.filter(customer=buyer).delete()
 
     message = send(DunningMessage.objects.get())
 
     assert message.status == MessageStatus.FAILED
     assert message.error.startswith("Aucun destinataire")
+
+
+# --- checked again when it goes -----------------------------------------------------------------
+
+
+def test_a_reminder_is_not_sent_for_an_invoice_paid_since_the_run(
+    adv: User, compta: User, scenario: DunningScenario
+) -> None:
+    invoice = invoice_due(adv, customer(), days_before(RUN, 3))
+    run(compta)
+    pay(compta, invoice, received_on=RUN)  # the customer paid that morning
+
+    message = send(DunningMessage.objects.get())
+
+    assert message.status == MessageStatus.FAILED and mail.outbox == []
+    assert message.error.startswith("Plus rien à relancer")
+    assert f"{invoice.number} réglée" in message.error
+    assert not DomainEvent.objects.filter(name="reminder.sent").exists()
+    assert not DunningItem.objects.filter(invoice=invoice).exists()  # the step was not done
+    assert not pending_messages(dt.timedelta(0)).exists()  # nothing for the sweeper to retry
+    assert [s.reason for s in plan_dunning(RUN).skipped] == [SkipReason.PAID]
+    event = AuditEvent.objects.filter(
+        object_type="collections.dunningmessage", object_id=str(message.pk)
+    ).latest("pk")
+    assert event.changes["withdrawn"] == [invoice.number]
+
+
+def test_a_reminder_goes_without_the_invoices_disputed_or_promised_since_the_run(
+    adv: User, compta: User, scenario: DunningScenario
+) -> None:
+    buyer = customer()
+    disputed, promised, part_paid, waiting = invoices_due(
+        adv,
+        [
+            (buyer, days_before(RUN, 31), "1000"),
+            (buyer, days_before(RUN, 30), "1000"),
+            (buyer, days_before(RUN, 16), "1000"),
+            (buyer, days_before(RUN, 4), "1000"),
+        ],
+    )
+    run(compta)
+    before = DunningMessage.objects.get()
+    assert before.step.is_formal_notice and before.total_due == Decimal("4800.00")
+    dispute(compta, disputed)
+    promise(compta, [promised], promised_on=RUN + dt.timedelta(days=10))
+    pay(compta, part_paid, received_on=RUN, amount=Decimal("200.00"))
+    payment_to_match(compta, waiting)
+
+    message = send(before)
+
+    assert message.status == MessageStatus.SENT
+    [email] = mail.outbox
+    assert part_paid.number in email.body
+    for withdrawn in (disputed, promised, waiting):
+        assert withdrawn.number not in email.body
+    # Rewritten with the text of the step left: the second reminder, not the formal notice.
+    assert message.step.offset_days == 15 and not message.step.is_formal_notice
+    assert message.body == email.body.strip() and f"1{NNBSP}000,00" in message.body
+    assert (message.total_due, message.interest, message.indemnity) == (Decimal("1000.00"), 0, 0)
+    assert [names for names, _c, _t in email.attachments] == [  # type: ignore[misc]
+        f"releve-de-compte-{buyer.pk}-2026-11-27.pdf"  # no formal notice letter any more
+    ]
+    [item] = message.items.all()
+    assert (item.invoice_id, item.open_amount) == (part_paid.pk, Decimal("1000.00"))
+    event = DomainEvent.objects.get(name="reminder.sent")
+    assert [i["number"] for i in event.payload["invoices"]] == [part_paid.number]
+    # The withdrawn invoices' steps are still to do: the formal notice goes once the
+    # dispute is closed.
+    Dispute.objects.filter(invoice=disputed).update(status="closed")
+    [again] = plan_dunning(RUN + dt.timedelta(days=1)).messages
+    assert [i.number for i in again.items] == [disputed.number] and again.step.is_formal_notice
+
+
+def test_a_letter_for_invoices_paid_since_the_run_is_not_posted(
+    adv: User, compta: User, admin_user: User, scenario: DunningScenario
+) -> None:
+    save_step(actor=admin_user, step=step_at(3), channel=DunningChannel.LETTER)
+    invoice = invoice_due(adv, customer(), days_before(RUN, 3))
+    run(compta)
+    message = send(DunningMessage.objects.get())
+    assert message.status == MessageStatus.TO_PRINT
+    pay(compta, invoice, received_on=RUN + dt.timedelta(days=1))
+
+    with at(RUN + dt.timedelta(days=1)), pytest.raises(NotAllowed) as refused:
+        mark_reminder_printed(actor=compta, message=message)
+
+    assert refused.value.code == "nothing_to_remind" and invoice.number in refused.value.message
+    message.refresh_from_db()
+    assert message.status == MessageStatus.FAILED and message.error.startswith("Plus rien")
+    assert not DomainEvent.objects.filter(name="reminder.sent").exists()
+
+
+def test_a_letter_is_rewritten_without_an_invoice_disputed_since_then_printed(
+    adv: User, compta: User, admin_user: User, scenario: DunningScenario
+) -> None:
+    save_step(actor=admin_user, step=step_at(3), channel=DunningChannel.LETTER)
+    buyer = customer()
+    disputed, due = invoices_due(
+        adv, [(buyer, days_before(RUN, 4), "1000"), (buyer, days_before(RUN, 3), "500")]
+    )
+    run(compta)
+    message = send(DunningMessage.objects.get())
+    assert message.status == MessageStatus.TO_PRINT and message.total_due == Decimal("1800.00")
+    dispute(compta, disputed)
+
+    with pytest.raises(NotAllowed) as refused:
+        mark_reminder_printed(actor=compta, message=message)
+
+    assert refused.value.code == "letter_rewritten"
+    message.refresh_from_db()
+    assert message.status == MessageStatus.TO_PRINT and message.total_due == Decimal("600.00")
+    assert disputed.number not in message.body and due.number in message.body
+    printed = mark_reminder_printed(actor=compta, message=message)  # printed again
+    assert printed.status == MessageStatus.PRINTED
+    event = DomainEvent.objects.get(name="reminder.sent")
+    assert [i["number"] for i in event.payload["invoices"]] == [due.number]
 
 
 # --- runs -------------------------------------------------------------------------------------
