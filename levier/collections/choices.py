@@ -113,3 +113,5 @@ class MessageStatus(models.TextChoices):
     TO_PRINT = "to_print", _("To print")
     PRINTED = "printed", _("Printed")
     TASK = "task", _("Handed to a person (task)")
+    # Nothing left to chase when it was to go: paid, disputed or promised since the run.
+    CANCELLED = "cancelled", _("Withdrawn (nothing left to remind)")

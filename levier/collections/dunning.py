@@ -1283,7 +1283,7 @@ def mark_reminder_printed(*, actor: User, message: DunningMessage) -> DunningMes
             )
         checked = recheck_message(row, actor=actor)
         if checked.nothing_left:
-            row.status, row.error = MessageStatus.FAILED, checked.error()
+            row.status, row.error = MessageStatus.CANCELLED, checked.error()
             row.save(update_fields=["status", "error"])
             refusal = NotAllowed(
                 _(

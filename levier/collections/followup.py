@@ -19,14 +19,14 @@ from django.utils.translation import gettext as _
 from levier.accounts.models import User
 from levier.accounts.permissions import Action, PermissionDenied, can, require
 from levier.audit.choices import Verb
-from levier.audit.services import record_event
+from levier.audit.services import record_event, record_events
 from levier.billing.choices import DocumentKind, InvoiceStatus
 from levier.billing.models import Invoice
 from levier.collections.choices import NoteKind, PromiseStatus, TaskStatus
 from levier.collections.models import CollectionNote, CollectionTask, PromiseToPay
 from levier.collections.transitions import check_promise_transition
 from levier.customers.models import Customer
-from levier.integrations.events import EventName, record_domain_event
+from levier.integrations.events import Event, EventName, record_domain_event, record_domain_events
 from levier.lib.errors import NotAllowed, ValidationFailed
 from levier.lib.money import ZERO
 
@@ -154,25 +154,30 @@ def review_promises(*, as_of: dt.date, actor: User | None = None) -> dict[str, i
         .filter(status=PromiseStatus.OPEN, promised_on__lt=as_of)
         .prefetch_related(Prefetch("invoices", queryset=Invoice.objects.only("open_amount")))
     )
-    counts = {PromiseStatus.KEPT.value: 0, PromiseStatus.BROKEN.value: 0}
+    decided: dict[PromiseStatus, list[PromiseToPay]] = {
+        PromiseStatus.KEPT: [],
+        PromiseStatus.BROKEN: [],
+    }
     for promise in due:
         kept = all((i.open_amount or ZERO) <= ZERO for i in promise.invoices.all())
         target = PromiseStatus.KEPT if kept else PromiseStatus.BROKEN
         check_promise_transition(promise.status, target)
         promise.status = target
-        promise.save(update_fields=["status"])
-        counts[target.value] += 1
-        record_domain_event(
-            EventName.PROMISE_KEPT if kept else EventName.PROMISE_BROKEN,
-            promise,
-            _promise_payload(promise),
-        )
-        record_event(
+        decided[target].append(promise)
+    # A constant number of queries however many promises fell due (a first run after a
+    # holiday may review hundreds).
+    for target, promises in decided.items():
+        if not promises:
+            continue
+        PromiseToPay.objects.filter(pk__in=[p.pk for p in promises]).update(status=target)
+        record_events(
             actor=actor,
             verb=Verb.TRANSITION,
-            instance=promise,
-            changes={"status": [PromiseStatus.OPEN, target]},
+            entries=[(p, {"status": [PromiseStatus.OPEN, target]}) for p in promises],
         )
+        name = EventName.PROMISE_KEPT if target == PromiseStatus.KEPT else EventName.PROMISE_BROKEN
+        record_domain_events([Event(name, p, _promise_payload(p)) for p in promises])
+    counts = {target.value: len(promises) for target, promises in decided.items()}
     return counts
 
 

@@ -105,7 +105,7 @@ def _claim(message_id: int) -> tuple[DunningMessage, list[str]] | None:
         row.message_id = ""
         checked = recheck_message(row)
         if checked.nothing_left:
-            row.status, row.error = Status.FAILED, checked.error()
+            row.status, row.error = Status.CANCELLED, checked.error()
             row.save()
             log.info("reminder %s not sent: %s", row.pk, row.error)
             return None

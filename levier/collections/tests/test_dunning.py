@@ -873,7 +873,7 @@ def test_a_reminder_is_not_sent_for_an_invoice_paid_since_the_run(
 
     message = send(DunningMessage.objects.get())
 
-    assert message.status == MessageStatus.FAILED and mail.outbox == []
+    assert message.status == MessageStatus.CANCELLED and mail.outbox == []
     assert message.error.startswith("Plus rien à relancer")
     assert f"{invoice.number} réglée" in message.error
     assert not DomainEvent.objects.filter(name="reminder.sent").exists()
@@ -947,7 +947,7 @@ def test_a_letter_for_invoices_paid_since_the_run_is_not_posted(
 
     assert refused.value.code == "nothing_to_remind" and invoice.number in refused.value.message
     message.refresh_from_db()
-    assert message.status == MessageStatus.FAILED and message.error.startswith("Plus rien")
+    assert message.status == MessageStatus.CANCELLED and message.error.startswith("Plus rien")
     assert not DomainEvent.objects.filter(name="reminder.sent").exists()
 
 

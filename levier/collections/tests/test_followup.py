@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 from decimal import Decimal
 
 import pytest
@@ -193,3 +194,20 @@ def test_a_sales_rep_closes_only_the_task_assigned_to_them(
     with pytest.raises(PermissionDenied):
         complete_task(actor=commercial2, task=strategic, note="appelé")
     assert complete_task(actor=commercial, task=strategic, note="appelé").status == "done"
+
+
+def test_reviewing_many_promises_costs_a_constant_number_of_queries(
+    adv: User, compta: User, django_assert_max_num_queries: Any
+) -> None:
+    for _n in range(12):
+        invoice = issued_invoice(adv)
+        record_promise(
+            actor=compta,
+            customer=invoice.customer,
+            invoices=[invoice],
+            promised_on=TODAY,
+            today=TODAY,
+        )
+    with django_assert_max_num_queries(10):
+        counts = review_promises(as_of=TODAY + dt.timedelta(days=1))
+    assert counts == {"kept": 0, "broken": 12}
