@@ -357,7 +357,7 @@ def test_a_customer_without_an_address_is_skipped_and_said_so(
     assert plan.messages == []
     [skipped] = plan.skipped
     assert (skipped.reason, skipped.number) == (SkipReason.NO_RECIPIENT, invoice.number)
-    assert "email address" in skipped.label and skipped.step == "Première relance"
+    assert "adresse e-mail" in skipped.label and skipped.step == "Première relance"
     assert done.skipped == {SkipReason.NO_RECIPIENT: 1} and done.items == 0
     assert not DunningItem.objects.exists()  # the step is still to do
     Contact.objects.create(
@@ -395,7 +395,7 @@ def test_an_invoice_with_a_payment_waiting_for_matching_is_not_reminded(
     assert [item.number for item in message.items] == [other.number]
     [skipped] = plan.skipped
     assert (skipped.reason, skipped.number) == (SkipReason.PAYMENT_PENDING, waiting.number)
-    assert "waiting to be matched" in skipped.label
+    assert "être lettré" in skipped.label
     assert done.skipped == {SkipReason.PAYMENT_PENDING: 1}
     assert not DunningItem.objects.filter(invoice=waiting).exists()
     MatchProposal.objects.filter(pk=proposal.pk).update(status=ProposalStatus.REJECTED)
