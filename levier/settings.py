@@ -160,6 +160,7 @@ INSTALLED_APPS = [
     "levier.contracts",
     "levier.collections",
     "levier.integrations",
+    "levier.kpis",
     "levier.demo",
     "levier.web",
 ]

@@ -1,0 +1,121 @@
+"""Receivables, sales and DSO at any date, computed by the database (kpis.md).
+
+Every figure is a handful of aggregate queries whatever the number of documents: AR(d) is
+the invoices issued by d, less the credit notes issued by d on them, less the payments
+received by d allocated to them — never a loop over invoices. DSO is None (shown "n/a"),
+never a division error, when there were no sales over the window.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.db.models import DecimalField, Q, Sum, Value
+from django.db.models.functions import Coalesce, TruncMonth
+
+from levier.billing.choices import DocumentKind, InvoiceStatus
+from levier.billing.models import Invoice
+from levier.collections.models import Allocation
+from levier.lib.periods import add_months
+
+ZERO = Decimal("0.00")
+_AMOUNT: DecimalField[Decimal, Decimal] = DecimalField(max_digits=18, decimal_places=2)
+COUNTBACK_MONTHS = 24
+
+
+def _sum(queryset: object, field: str) -> Decimal:
+    total = queryset.aggregate(  # type: ignore[attr-defined]
+        total=Coalesce(Sum(field), Value(ZERO), output_field=_AMOUNT)
+    )["total"]
+    return Decimal(total).quantize(Decimal("0.01"))
+
+
+def _issued(kind: DocumentKind) -> Q:
+    return Q(status=InvoiceStatus.ISSUED, kind=kind)
+
+
+def receivables(as_of: dt.date) -> Decimal:
+    """AR(d): open amounts at d of the invoices issued on or before d."""
+    invoiced = _sum(
+        Invoice.objects.filter(_issued(DocumentKind.INVOICE), issue_date__lte=as_of),
+        "total_gross",
+    )
+    credited = _sum(
+        Invoice.objects.filter(
+            _issued(DocumentKind.CREDIT_NOTE),
+            issue_date__lte=as_of,
+            credited_invoice__issue_date__lte=as_of,
+        ),
+        "total_gross",
+    )
+    paid = _sum(
+        Allocation.objects.filter(payment__received_on__lte=as_of, invoice__issue_date__lte=as_of),
+        "amount",
+    )
+    return invoiced - credited - paid
+
+
+def sales_ttc(after: dt.date, until: dt.date) -> Decimal:
+    """Sales TTC over (after, until]: invoices less credit notes issued in that window."""
+    window = Q(issue_date__gt=after, issue_date__lte=until)
+    invoiced = _sum(Invoice.objects.filter(window & _issued(DocumentKind.INVOICE)), "total_gross")
+    credited = _sum(
+        Invoice.objects.filter(window & _issued(DocumentKind.CREDIT_NOTE)), "total_gross"
+    )
+    return invoiced - credited
+
+
+def dso_simple(as_of: dt.date, period_days: int = 90) -> Decimal | None:
+    """AR(d) ÷ SalesTTC(d − P, d] × P, in days (one decimal); None without sales."""
+    sales = sales_ttc(as_of - dt.timedelta(days=period_days), as_of)
+    if sales == 0:
+        return None
+    days = receivables(as_of) / sales * period_days
+    return days.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+
+
+def monthly_sales(as_of: dt.date, months: int = COUNTBACK_MONTHS) -> dict[dt.date, Decimal]:
+    """Sales TTC per calendar month (first day → amount), for the months up to d's, the
+    current month counted up to d: one GROUP BY query."""
+    first = add_months(as_of.replace(day=1), -(months - 1))
+    rows = (
+        Invoice.objects.filter(
+            status=InvoiceStatus.ISSUED, issue_date__gte=first, issue_date__lte=as_of
+        )
+        .annotate(month=TruncMonth("issue_date"))
+        .values("month", "kind")
+        .annotate(total=Sum("total_gross"))
+    )
+    sales: dict[dt.date, Decimal] = {}
+    for row in rows:
+        month = row["month"]
+        month = month.date() if isinstance(month, dt.datetime) else month
+        sign = 1 if row["kind"] == DocumentKind.INVOICE else -1
+        sales[month] = sales.get(month, ZERO) + sign * Decimal(row["total"])
+    return sales
+
+
+def dso_countback(as_of: dt.date) -> Decimal | None:
+    """The countback method of kpis.md: walking back from d's month (counted up to d), whole
+    months while what is left of AR(d) covers their sales, then the fraction of the next;
+    at most 24 months. None when there were no sales at all over those months."""
+    sales = monthly_sales(as_of)
+    if not any(amount > 0 for amount in sales.values()):
+        return None
+    left = receivables(as_of)
+    month = as_of.replace(day=1)
+    days = Decimal(0)
+    for _n in range(COUNTBACK_MONTHS):
+        if left <= 0:
+            break
+        month_days = as_of.day if _n == 0 else (add_months(month, 1) - month).days
+        month_sales = sales.get(month, ZERO)
+        if left >= month_sales:
+            left -= month_sales
+            days += month_days
+        else:
+            days += left / month_sales * month_days
+            break
+        month = add_months(month, -1)
+    return days.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
