@@ -33,10 +33,6 @@ from levier.lib.money import ZERO, document_totals
 CENT = Decimal("0.01")
 
 
-def _refused(field: str, message: str, code: str) -> ValidationFailed:
-    return ValidationFailed(message, errors={field: [message]}, code=code)
-
-
 def _lines_gross(lines: Sequence[InvoiceLine]) -> Decimal:
     """TTC of the disputed lines, with VAT per rate as on the invoice (levier.lib.money)."""
     return document_totals((line.net_amount, line.vat_rate) for line in lines).gross
@@ -83,12 +79,14 @@ def open_dispute(
     if invoice.status != InvoiceStatus.ISSUED or invoice.kind != DocumentKind.INVOICE:
         raise NotAllowed(_("only an issued invoice can be disputed"), code="not_an_invoice")
     if reason not in DisputeReason.values:
-        raise _refused("reason", _("choose a reason from the list"), "reason")
+        raise ValidationFailed.on("reason", _("choose a reason from the list"), "reason")
     if not owner.is_active:
-        raise _refused("owner", _("the owner must be an active user"), "owner")
+        raise ValidationFailed.on("owner", _("the owner must be an active user"), "owner")
     opened_on = opened_on or timezone.localdate()
     if due_on < opened_on:
-        raise _refused("due_on", _("the resolution is due on or after the opening day"), "due_on")
+        raise ValidationFailed.on(
+            "due_on", _("the resolution is due on or after the opening day"), "due_on"
+        )
     already = Dispute.objects.filter(invoice=invoice, status=DisputeStatus.OPEN).first()
     if already is not None:
         raise NotAllowed(
@@ -98,7 +96,7 @@ def open_dispute(
         )
     foreign = [line for line in lines if line.invoice_id != invoice.pk]
     if foreign:
-        raise _refused("lines", _("a disputed line must belong to the invoice"), "lines")
+        raise ValidationFailed.on("lines", _("a disputed line must belong to the invoice"), "lines")
     open_amount = invoice.open_amount if invoice.open_amount is not None else invoice.total_gross
     amount = _lines_gross(lines) if lines else max(open_amount, ZERO)
     dispute = Dispute.objects.create(
@@ -147,14 +145,14 @@ def resolve_dispute(
     dispute = Dispute.objects.select_for_update().select_related("invoice").get(pk=dispute.pk)
     check_dispute_transition(dispute.status, DisputeStatus.RESOLVED)
     if resolution not in DisputeResolution.values:
-        raise _refused("resolution", _("choose how the dispute ended"), "resolution")
+        raise ValidationFailed.on("resolution", _("choose how the dispute ended"), "resolution")
     if resolution == DisputeResolution.CREDIT_NOTE and (
         credit_note is None
         or credit_note.kind != DocumentKind.CREDIT_NOTE
         or credit_note.status != InvoiceStatus.ISSUED
         or credit_note.credited_invoice_id != dispute.invoice_id
     ):
-        raise _refused(
+        raise ValidationFailed.on(
             "credit_note",
             _("give the issued credit note of %(number)s that settles the dispute")
             % {"number": dispute.invoice.number},
@@ -167,7 +165,7 @@ def resolve_dispute(
         or corrected_invoice.customer_id != dispute.invoice.customer_id
         or corrected_invoice.pk == dispute.invoice_id
     ):
-        raise _refused(
+        raise ValidationFailed.on(
             "corrected_invoice",
             _("give the issued invoice that replaces %(number)s")
             % {"number": dispute.invoice.number},
@@ -178,7 +176,7 @@ def resolve_dispute(
         and (dispute.invoice.open_amount or ZERO) > ZERO
         and not _fully_credited(dispute.invoice)
     ):
-        raise _refused(
+        raise ValidationFailed.on(
             "corrected_invoice",
             _(
                 "cancel %(number)s with a full credit note first: otherwise it stays due "
@@ -188,7 +186,7 @@ def resolve_dispute(
             "original_not_cancelled",
         )
     if resolution == DisputeResolution.REJECTED and not note.strip():
-        raise _refused("note", _("say why the dispute is rejected"), "note_required")
+        raise ValidationFailed.on("note", _("say why the dispute is rejected"), "note_required")
     before = dispute.status
     dispute.status = DisputeStatus.RESOLVED
     dispute.resolution = resolution
@@ -199,7 +197,9 @@ def resolve_dispute(
     )
     dispute.resolved_on = resolved_on or timezone.localdate()
     if dispute.resolved_on < dispute.opened_on:
-        raise _refused("resolved_on", _("a dispute is resolved after it was opened"), "date")
+        raise ValidationFailed.on(
+            "resolved_on", _("a dispute is resolved after it was opened"), "date"
+        )
     dispute.save()
     record_event(
         actor=actor,
@@ -226,7 +226,7 @@ def reopen_dispute(*, actor: User, dispute: Dispute, reason: str) -> Dispute:
     dispute = Dispute.objects.select_for_update().select_related("invoice").get(pk=dispute.pk)
     check_dispute_transition(dispute.status, DisputeStatus.OPEN)
     if not reason.strip():
-        raise _refused("reason", _("say why the dispute is reopened"), "reason_required")
+        raise ValidationFailed.on("reason", _("say why the dispute is reopened"), "reason_required")
     if Dispute.objects.filter(invoice=dispute.invoice, status=DisputeStatus.OPEN).exists():
         raise NotAllowed(_("another dispute is open on this invoice"), code="already_disputed")
     dispute.status, dispute.resolution, dispute.resolved_on = DisputeStatus.OPEN, "", None

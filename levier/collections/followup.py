@@ -33,10 +33,6 @@ from levier.lib.money import ZERO
 MAX_PROMISE_DAYS = 180
 
 
-def _refused(field: str, message: str, code: str) -> ValidationFailed:
-    return ValidationFailed(message, errors={field: [message]}, code=code)
-
-
 @transaction.atomic
 def record_promise(
     *,
@@ -52,7 +48,9 @@ def record_promise(
     require(actor, Action.FOLLOW_UP_ACCOUNT)
     today = today or timezone.localdate()
     if not invoices:
-        raise _refused("invoices", _("choose the invoices the customer promises to pay"), "empty")
+        raise ValidationFailed.on(
+            "invoices", _("choose the invoices the customer promises to pay"), "empty"
+        )
     rows = list(Invoice.objects.filter(pk__in=[i.pk for i in invoices]))
     if any(
         i.customer_id != customer.pk
@@ -61,13 +59,13 @@ def record_promise(
         or (i.open_amount or ZERO) <= ZERO
         for i in rows
     ) or len(rows) != len({i.pk for i in invoices}):
-        raise _refused(
+        raise ValidationFailed.on(
             "invoices", _("a promise covers open invoices of this customer only"), "invoices"
         )
     if promised_on < today:
-        raise _refused("promised_on", _("the promised date is today or later"), "date")
+        raise ValidationFailed.on("promised_on", _("the promised date is today or later"), "date")
     if promised_on > today + dt.timedelta(days=MAX_PROMISE_DAYS):
-        raise _refused(
+        raise ValidationFailed.on(
             "promised_on",
             _("a promise beyond %(days)s days is a payment plan: ask the Direction")
             % {"days": MAX_PROMISE_DAYS},
@@ -76,7 +74,7 @@ def record_promise(
     open_total = sum((i.open_amount or ZERO for i in rows), ZERO)
     amount = open_total if amount is None else amount
     if amount <= ZERO or amount > open_total:
-        raise _refused(
+        raise ValidationFailed.on(
             "amount",
             _("the amount promised is between 0 and the open total (%(total)s €)")
             % {"total": open_total},
@@ -132,7 +130,9 @@ def cancel_promise(*, actor: User, promise: PromiseToPay, reason: str) -> Promis
     promise = PromiseToPay.objects.select_for_update().get(pk=promise.pk)
     check_promise_transition(promise.status, PromiseStatus.CANCELLED)
     if not reason.strip():
-        raise _refused("reason", _("say why the promise is cancelled"), "reason_required")
+        raise ValidationFailed.on(
+            "reason", _("say why the promise is cancelled"), "reason_required"
+        )
     promise.status = PromiseStatus.CANCELLED
     promise.save(update_fields=["status"])
     record_domain_event(EventName.PROMISE_CANCELLED, promise, _promise_payload(promise))
@@ -193,11 +193,13 @@ def add_note(
     """A call, email or meeting about the account, kept on the customer page."""
     require(actor, Action.FOLLOW_UP_ACCOUNT)
     if kind not in NoteKind.values:
-        raise _refused("kind", _("choose the kind of note"), "kind")
+        raise ValidationFailed.on("kind", _("choose the kind of note"), "kind")
     if not text.strip():
-        raise _refused("text", _("the note is empty"), "text")
+        raise ValidationFailed.on("text", _("the note is empty"), "text")
     if invoice is not None and invoice.customer_id != customer.pk:
-        raise _refused("invoice", _("the invoice belongs to another customer"), "invoice")
+        raise ValidationFailed.on(
+            "invoice", _("the invoice belongs to another customer"), "invoice"
+        )
     note = CollectionNote.objects.create(
         customer=customer, invoice=invoice, kind=kind, text=text.strip()[:5000], author=actor
     )
@@ -220,7 +222,7 @@ def complete_task(
     if task.status != TaskStatus.OPEN:
         raise NotAllowed(_("this task is already closed"), code="task_closed")
     if cancel and not note.strip():
-        raise _refused("note", _("say why the task is cancelled"), "note_required")
+        raise ValidationFailed.on("note", _("say why the task is cancelled"), "note_required")
     before = task.status
     task.status = TaskStatus.CANCELLED if cancel else TaskStatus.DONE
     task.done_by, task.done_at = actor, timezone.now()

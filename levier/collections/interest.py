@@ -171,16 +171,13 @@ def save_interest_rate(
     """
     require(actor, Action.MANAGE_DUNNING)
 
-    def refused(field: str, message: str) -> ValidationFailed:
-        return ValidationFailed(message, errors={field: [message]}, code=field)
-
     if (valid_from.month, valid_from.day) not in ((1, 1), (7, 1)):
-        raise refused("valid_from", _("a half-year starts on 1 January or 1 July"))
+        raise ValidationFailed.on("valid_from", _("a half-year starts on 1 January or 1 July"))
     for field, value in (("ecb_rate", ecb_rate), ("margin_points", margin_points)):
         if not value.is_finite() or not Decimal("-10") <= value <= Decimal("50"):
-            raise refused(field, _("a rate between -10 and 50 %"))
+            raise ValidationFailed.on(field, _("a rate between -10 and 50 %"))
         if value != value.quantize(Decimal("0.01")):
-            raise refused(field, _("a rate has at most two decimals"))
+            raise ValidationFailed.on(field, _("a rate has at most two decimals"))
     with transaction.atomic():
         row = LateInterestRate.objects.select_for_update().filter(valid_from=valid_from).first()
         before = (row.ecb_rate, row.margin_points) if row else None

@@ -23,10 +23,6 @@ from levier.lib.errors import NotAllowed, ValidationFailed
 STEP_FIELDS = ("name", "offset_days", "channel", "subject", "body", "is_formal_notice")
 
 
-def _refused(field: str, message: str) -> ValidationFailed:
-    return ValidationFailed(message, errors={field: [message]}, code=field)
-
-
 @transaction.atomic
 def create_scenario(
     *, actor: User, name: str, segment: str = "", copy_from: DunningScenario | None = None
@@ -36,14 +32,14 @@ def create_scenario(
     require(actor, Action.MANAGE_DUNNING)
     name, segment = name.strip(), segment.strip()
     if not name or len(name) > 100:
-        raise _refused("name", _("give the scenario a name (100 characters at most)"))
+        raise ValidationFailed.on("name", _("give the scenario a name (100 characters at most)"))
     if DunningScenario.objects.filter(name__iexact=name).exists():
-        raise _refused("name", _("a scenario already has this name"))
+        raise ValidationFailed.on("name", _("a scenario already has this name"))
     if len(segment) > 50:
-        raise _refused("segment", _("a segment has 50 characters at most"))
+        raise ValidationFailed.on("segment", _("a segment has 50 characters at most"))
     other = DunningScenario.objects.filter(segment__iexact=segment).first() if segment else None
     if other is not None:
-        raise _refused(
+        raise ValidationFailed.on(
             "segment",
             _("the segment %(segment)s already follows the scenario %(name)s")
             % {"segment": segment, "name": other.name},
@@ -52,7 +48,9 @@ def create_scenario(
         with transaction.atomic():
             scenario = DunningScenario.objects.create(name=name, segment=segment)
     except IntegrityError:  # a concurrent creation of the same name or segment
-        raise _refused("name", _("a scenario already has this name or segment")) from None
+        raise ValidationFailed.on(
+            "name", _("a scenario already has this name or segment")
+        ) from None
     if copy_from is not None:
         DunningStep.objects.bulk_create(
             [

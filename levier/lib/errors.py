@@ -22,6 +22,11 @@ class DomainError(Exception):
 class ValidationFailed(DomainError):
     """Bad input: the message and `errors` name the field and the failed check."""
 
+    @classmethod
+    def on(cls, field: str, message: str, code: str = "") -> ValidationFailed:
+        """The refusal of one field (`code` defaults to the field's name)."""
+        return cls(message, errors={field: [message]}, code=code or field)
+
 
 class StaleVersion(DomainError):
     """Someone else saved the document since it was loaded: reload, never overwrite."""
