@@ -43,6 +43,10 @@ ACTION_LABELS: dict[Action, Promise] = {
     Action.MANAGE_DUNNING: _("Edit dunning scenarios, their texts and the interest rate table"),
     Action.MANAGE_DISPUTES: _("Open, resolve and close disputes"),
     Action.FOLLOW_UP_ACCOUNT: _("Record promises to pay and call notes, send account statements"),
+    Action.VIEW_KPIS: _(
+        "See the KPI dashboard, open the documents behind each figure, export them"
+    ),
+    Action.MANAGE_KPI_SETTINGS: _("Set the KPI thresholds and the weekly report recipients"),
     Action.MANAGE_RULES: _("Edit validation rules and procedure sheets"),
     Action.MANAGE_USERS: _("Manage users and their roles"),
 }

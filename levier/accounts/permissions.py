@@ -46,6 +46,8 @@ class Action(StrEnum):
     MANAGE_DUNNING = "manage_dunning"  # dunning scenarios, their texts, the interest rates
     MANAGE_DISPUTES = "manage_disputes"  # open, resolve and close disputes
     FOLLOW_UP_ACCOUNT = "follow_up_account"  # promises to pay, call notes, account statements
+    VIEW_KPIS = "view_kpis"  # the KPI dashboard, its drill-down lists and exports
+    MANAGE_KPI_SETTINGS = "manage_kpi_settings"  # KPI thresholds, weekly report recipients
     MANAGE_RULES = "manage_rules"  # approval rules and procedure sheets
     MANAGE_USERS = "manage_users"
 
@@ -87,6 +89,8 @@ MATRIX: dict[Action, frozenset[Role]] = {
     Action.MANAGE_DUNNING: frozenset({_K, _ADM}),
     Action.MANAGE_DISPUTES: frozenset({_C, _A, _K}),
     Action.FOLLOW_UP_ACCOUNT: frozenset({_C, _A, _K, _D}),
+    Action.VIEW_KPIS: _ALL,
+    Action.MANAGE_KPI_SETTINGS: frozenset({_ADM}),
     Action.MANAGE_RULES: frozenset({_ADM}),
     Action.MANAGE_USERS: frozenset({_ADM}),
 }

@@ -25,6 +25,7 @@ def test_auditor_is_read_only() -> None:
     assert [a for a, roles in MATRIX.items() if Role.AUDITEUR in roles] == [
         Action.VIEW,
         Action.VIEW_COLLECTIONS,
+        Action.VIEW_KPIS,
     ]
 
 

@@ -1,0 +1,167 @@
+"""Collection KPIs: overdue ratio, payment delay, CEI and the 13-week cash forecast (kpis.md).
+
+Choices where kpis.md is silent:
+
+- "Settled in the period" uses `Invoice.settled_on`, the first day credit notes and payments
+  covered the whole invoice (kept by `levier.collections.balances`).
+- The per-customer payment delay the cash forecast uses is measured over the invoices the
+  customer settled in the 365 days up to d; a customer with fewer than 3 such invoices gets
+  the company's figure over the same year (0 days when the company has none: due date).
+- The forecast's weeks run Monday to Sunday; week 1 is the week of d. An amount expected
+  before week 1 (overdue, or a customer who pays early on an invoice due this week) is placed
+  in week 1. What is expected after week 13 is given apart (`later`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from django.db.models import (
+    Avg,
+    Count,
+    F,
+    IntegerField,
+    OuterRef,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Cast, Coalesce, Greatest, Least, Round
+
+from levier.billing.choices import DocumentKind, InvoiceStatus
+from levier.billing.models import Invoice
+from levier.collections.statement import aged_balance, open_items
+from levier.kpis.receivables import receivables, sales_ttc
+from levier.kpis.sql import DaysBetween, one_decimal
+
+ZERO = Decimal("0.00")
+FORECAST_WEEKS = 13
+DELAY_HISTORY_DAYS = 365
+MIN_SETTLED_FOR_OWN_DELAY = 3
+
+
+# --- payment delay ---------------------------------------------------------------------------
+
+
+def invoices_settled(after: dt.date, until: dt.date) -> QuerySet[Invoice]:
+    """Invoices settled in (after, until], annotated with `payment_delay_days` =
+    settled date − due date (negative: paid early)."""
+    return Invoice.objects.filter(
+        status=InvoiceStatus.ISSUED,
+        kind=DocumentKind.INVOICE,
+        settled_on__gt=after,
+        settled_on__lte=until,
+        due_date__isnull=False,
+    ).annotate(payment_delay_days=DaysBetween("settled_on", "due_date"))
+
+
+def average_payment_delay(
+    as_of: dt.date, period_days: int
+) -> tuple[Decimal | None, Decimal | None]:
+    """Mean of (settled − due) over the invoices settled in the period, plain and weighted by
+    their amount TTC."""
+    sums = invoices_settled(as_of - dt.timedelta(days=period_days), as_of).aggregate(
+        mean=Avg("payment_delay_days"),
+        weighted=Sum(F("payment_delay_days") * F("total_gross")),
+        weight=Sum("total_gross"),
+    )
+    weighted = None
+    if sums["weight"]:
+        weighted = Decimal(sums["weighted"]) / Decimal(sums["weight"])
+    return one_decimal(sums["mean"]), one_decimal(weighted)
+
+
+def company_payment_delay(as_of: dt.date) -> Decimal:
+    """The company's mean payment delay over the year to d, in whole days (0 without data)."""
+    mean = invoices_settled(as_of - dt.timedelta(days=DELAY_HISTORY_DAYS), as_of).aggregate(
+        mean=Avg("payment_delay_days")
+    )["mean"]
+    return Decimal(0) if mean is None else Decimal(str(mean)).quantize(1, ROUND_HALF_UP)
+
+
+def customer_payment_delays(as_of: dt.date) -> QuerySet[Any]:
+    """Per customer with at least 3 invoices settled in the year to d: `customer`, `settled`
+    (count) and `delay` (mean days, not rounded)."""
+    return (
+        invoices_settled(as_of - dt.timedelta(days=DELAY_HISTORY_DAYS), as_of)
+        .values("customer")
+        .annotate(settled=Count("pk"), delay=Avg("payment_delay_days"))
+        .filter(settled__gte=MIN_SETTLED_FOR_OWN_DELAY)
+    )
+
+
+# --- CEI -------------------------------------------------------------------------------------
+
+
+def cei(as_of: dt.date, period_days: int) -> Decimal | None:
+    """(AR(a) + Sales(a, b] − AR(b)) ÷ (AR(a) + Sales(a, b] − CurrentAR(b)) × 100, with b = d
+    and a = d − P; one decimal; None when the denominator is zero."""
+    start = as_of - dt.timedelta(days=period_days)
+    opening = receivables(start)
+    sales = sales_ttc(start, as_of)
+    aged = aged_balance(None, as_of)
+    denominator = opening + sales - aged.not_due
+    if not denominator:
+        return None
+    collected = opening + sales - aged.total
+    return (collected / denominator * 100).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+
+
+# --- cash forecast ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Forecast:
+    weeks: list[tuple[dt.date, Decimal]]  # (Monday, expected)
+    later: Decimal  # expected after the last week
+
+
+def week_start(day: dt.date) -> dt.date:
+    return day - dt.timedelta(days=day.weekday())
+
+
+def expected_collections(as_of: dt.date) -> QuerySet[Any]:
+    """The open invoices at d, each annotated with `expected_delay` (the customer's payment
+    delay, or the company's) and `forecast_week`: 0 for the week of d (overdue included),
+    1 for the next… The cash forecast sums `open_at` by `forecast_week`; the drill-down
+    lists them."""
+    company = company_payment_delay(as_of)
+    own_delay = (
+        customer_payment_delays(as_of).filter(customer=OuterRef("customer")).values("delay")[:1]
+    )
+    monday = week_start(as_of)
+    delay = Cast(Round(Coalesce(Subquery(own_delay), Value(float(company)))), IntegerField())
+    days_from_monday = DaysBetween("due_date", Value(monday)) + delay
+    # Integer division rounding down for negatives too: floor((x) / 7) as (x + 7·k) / 7 − k
+    # would need care, so negatives (before this week) are clamped to 0 first.
+    week = Least(
+        Greatest(days_from_monday, Value(0)) / Value(7),
+        Value(FORECAST_WEEKS),
+        output_field=IntegerField(),
+    )
+    return (
+        open_items(None, as_of)
+        .exclude(due_date__isnull=True)
+        .annotate(expected_delay=delay, forecast_week=Greatest(week, Value(0)))
+    )
+
+
+def cash_forecast(as_of: dt.date) -> Forecast:
+    """Expected collections for each of the 13 weeks from the week of d (kpis.md)."""
+    rows = (
+        expected_collections(as_of)
+        .order_by()
+        .values("forecast_week")
+        .annotate(expected=Sum("open_at"))
+    )
+    by_week = {int(row["forecast_week"]): Decimal(row["expected"]) for row in rows}
+    monday = week_start(as_of)
+    weeks = [
+        (monday + dt.timedelta(weeks=n), by_week.get(n, ZERO).quantize(Decimal("0.01")))
+        for n in range(FORECAST_WEEKS)
+    ]
+    return Forecast(weeks=weeks, later=by_week.get(FORECAST_WEEKS, ZERO).quantize(Decimal("0.01")))

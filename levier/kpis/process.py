@@ -1,0 +1,76 @@
+"""Order validation cycle time (kpis.md, process KPIs): submission → final approval, in hours.
+
+"Validated in the period" is the local date of `Order.validated_at` in (d − P, d]. The cycle
+runs from the submission of the round that was approved (`Order.submitted_at`, reset by each
+new submission) to `validated_at`. A step's time runs from the previous step's decision in
+that round (the submission for the first step) to its own: steps are decided in sequence
+(`levier.sales.circuit`), so this is the time the order waited on that role.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import F, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+
+from levier.kpis.sql import HoursBetween, one_decimal, percentile
+from levier.sales.choices import ApprovalStatus, OrderStatus
+from levier.sales.models import ApprovalStep, Order
+
+
+@dataclass(frozen=True)
+class CycleTime:
+    count: int
+    median_hours: Decimal | None
+    p90_hours: Decimal | None
+
+
+def orders_validated(as_of: dt.date, period_days: int) -> QuerySet[Order]:
+    """Orders validated in the period, annotated with `validation_hours`."""
+    after = as_of - dt.timedelta(days=period_days)
+    return Order.objects.filter(
+        status=OrderStatus.VALIDATED,
+        validated_at__date__gt=after,
+        validated_at__date__lte=as_of,
+        submitted_at__isnull=False,
+    ).annotate(validation_hours=HoursBetween("validated_at", "submitted_at"))
+
+
+def steps_decided(as_of: dt.date, period_days: int) -> QuerySet[ApprovalStep]:
+    """The approved steps of the approving round of the orders validated in the period,
+    annotated with `step_hours` (time waited on that step)."""
+    previous = ApprovalStep.objects.filter(
+        order=OuterRef("order"),
+        round=OuterRef("round"),
+        sequence__lt=OuterRef("sequence"),
+        decided_at__isnull=False,
+    ).order_by("-sequence")
+    started = Coalesce(Subquery(previous.values("decided_at")[:1]), F("order__submitted_at"))
+    return ApprovalStep.objects.filter(
+        order__in=orders_validated(as_of, period_days).values("pk"),
+        round=F("order__submission_round"),
+        status=ApprovalStatus.APPROVED,
+        decided_at__isnull=False,
+    ).annotate(step_hours=HoursBetween("decided_at", started))
+
+
+def _cycle(queryset: QuerySet[Order] | QuerySet[ApprovalStep], field: str) -> CycleTime:
+    return CycleTime(
+        count=queryset.count(),
+        median_hours=one_decimal(percentile(queryset, field, 0.5)),
+        p90_hours=one_decimal(percentile(queryset, field, 0.9)),
+    )
+
+
+def order_validation_time(as_of: dt.date, period_days: int) -> CycleTime:
+    return _cycle(orders_validated(as_of, period_days), "validation_hours")
+
+
+def step_validation_times(as_of: dt.date, period_days: int) -> dict[str, CycleTime]:
+    """Per role deciding a step, in the circuit's order of roles."""
+    steps = steps_decided(as_of, period_days)
+    roles = list(steps.order_by("role").values_list("role", flat=True).distinct())
+    return {role: _cycle(steps.filter(role=role), "step_hours") for role in roles}

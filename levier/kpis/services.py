@@ -1,0 +1,102 @@
+"""`compute_kpis`: every figure of kpis.md at a date, the one entry point for the CLI, the
+dashboard, the weekly snapshots and the report.
+
+Read-only, so not inside a transaction of its own; each figure is a few aggregate queries
+(the count does not grow with the number of documents), see the modules it calls.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+from levier.collections.statement import aged_balance
+from levier.contracts.cutoff import compute_cutoff
+from levier.kpis import activity, collection, process
+from levier.kpis.figures import ForecastWeek, KpiFigures, StepTime
+from levier.kpis.receivables import dso_countback, dso_simple, sales_ttc
+
+DEFAULT_PERIOD_DAYS = 90
+MAX_PERIOD_DAYS = 3660
+
+
+@dataclass(frozen=True)
+class Headline:
+    """One of the five cards of the dashboard; `key` is a `KpiFigures` attribute."""
+
+    key: str
+    label: str | Promise
+    unit: str  # "days", "rate" or "money"
+    higher_is_better: bool
+
+
+HEADLINE: tuple[Headline, ...] = (
+    Headline("invoicing_delay_days", _("Invoicing delay"), "days", False),
+    Headline("invoice_error_rate", _("Invoice error rate"), "rate", False),
+    Headline("dso_simple", _("DSO"), "days", False),
+    Headline("fae", _("Accrued revenue (FAE)"), "money", False),
+    Headline("dispute_rate", _("Dispute rate"), "rate", False),
+)
+
+
+def compute_kpis(as_of: dt.date, period_days: int = DEFAULT_PERIOD_DAYS) -> KpiFigures:
+    """All the figures of kpis.md at `as_of`, the period ones over (as_of − period_days,
+    as_of]."""
+    if not 1 <= period_days <= MAX_PERIOD_DAYS:
+        raise ValueError(f"period_days must be between 1 and {MAX_PERIOD_DAYS}")
+    aged = aged_balance(None, as_of)
+    delay, delay_weighted = activity.invoicing_delay(as_of, period_days)
+    note_rate, note_rate_amount = activity.credit_note_rates(as_of, period_days)
+    disputes_open, disputes_amount = activity.open_disputes_total(as_of)
+    payment_delay, payment_delay_weighted = collection.average_payment_delay(as_of, period_days)
+    cutoff = compute_cutoff(as_of)
+    cycle = process.order_validation_time(as_of, period_days)
+    forecast = collection.cash_forecast(as_of)
+    overdue = aged.total - aged.not_due
+    return KpiFigures(
+        as_of=as_of,
+        period_days=period_days,
+        receivables_ttc=aged.total,
+        sales_ttc_period=sales_ttc(as_of - dt.timedelta(days=period_days), as_of),
+        dso_simple=dso_simple(as_of, period_days),
+        dso_countback=dso_countback(as_of),
+        invoicing_delay_days=delay,
+        invoicing_delay_days_weighted=delay_weighted,
+        credit_note_rate=note_rate,
+        credit_note_rate_amount=note_rate_amount,
+        invoice_error_rate=activity.invoice_error_rate(as_of, period_days),
+        fae=cutoff.fae,
+        pca=cutoff.pca,
+        dispute_rate=activity.dispute_rate(as_of, period_days),
+        dispute_resolution_days=activity.dispute_resolution_days(as_of, period_days),
+        open_disputes_count=disputes_open,
+        open_disputes_amount=disputes_amount,
+        aged_balance={
+            "not_due": aged.not_due,
+            "1_30": aged.days_1_30,
+            "31_60": aged.days_31_60,
+            "61_90": aged.days_61_90,
+            "over_90": aged.over_90,
+            "total": aged.total,
+        },
+        overdue_ratio=(
+            None
+            if not aged.total
+            else (overdue / aged.total).quantize(Decimal("0.0001"), ROUND_HALF_UP)
+        ),
+        average_payment_delay_days=payment_delay,
+        average_payment_delay_days_weighted=payment_delay_weighted,
+        cei=collection.cei(as_of, period_days),
+        order_validation_hours_median=cycle.median_hours,
+        order_validation_hours_p90=cycle.p90_hours,
+        cash_forecast=[ForecastWeek(monday, amount) for monday, amount in forecast.weeks],
+        cash_forecast_later=forecast.later,
+        order_validation_steps=[
+            StepTime(role, times.count, times.median_hours, times.p90_hours)
+            for role, times in process.step_validation_times(as_of, period_days).items()
+        ],
+    )

@@ -1,0 +1,257 @@
+"""Every KPI of kpis.md on a small book worked out by hand (the arithmetic is in the comments).
+
+The book, one customer on 30-day terms, VAT 20 %, d = 31/03/2026, P = 90 days, so the
+period is (31/12/2025, 31/03/2026]:
+
+    I0  issued 15/11/2025  3,600 TTC  due 15/12/2025  paid 14/01/2026 (30 days late)
+    I1  issued 10/01/2026  1,200 TTC  billable 05/01 (5 days)  due 09/02  paid 01/02 (8 early)
+        a "quality" dispute opened 20/01, rejected 30/01 (10 days)
+    I2  issued 15/02/2026  2,400 TTC  billable 15/02 (0 days)  due 17/03  1,000 paid 20/03;
+        a "not delivered" dispute opened 25/03, still open at d (1,400 disputed)
+    I3  issued 20/03/2026    600 TTC  billable 10/03 (10 days) due 19/04; credit note
+        (price error) 120 TTC on 25/03
+    I4  issued 01/03/2026  1,800 TTC  billable 28/02 (1 day)  due 31/03  paid 31/03 (on time)
+
+December 2025 has no sales at all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+from decimal import Decimal
+
+import pytest
+
+from levier.accounts.models import User
+from levier.billing.choices import CreditReason
+from levier.billing.models import Invoice
+from levier.billing.services import create_credit_note, issue_invoice
+from levier.billing.tests.factories import complete_company_profile, draft_invoice
+from levier.collections.choices import DisputeReason, DisputeResolution
+from levier.collections.disputes import open_dispute, resolve_dispute
+from levier.collections.payments import Portion, allocate_payment
+from levier.collections.tests.factories import payment
+from levier.customers.models import Customer
+from levier.customers.tests.factories import CustomerFactory
+from levier.kpis.figures import KpiFigures
+from levier.kpis.services import compute_kpis
+from levier.sales.tests.factories import line
+
+D = Decimal
+AS_OF = dt.date(2026, 3, 31)
+
+
+@pytest.fixture(autouse=True)
+def _company(db: None) -> None:
+    complete_company_profile()
+
+
+def invoice(
+    adv: User, customer: Customer, net: str, issued: dt.date, billable: dt.date | None = None
+) -> Invoice:
+    draft = draft_invoice(
+        adv, customer, lines=[line("1", net, vat="20")], billable_on=billable or issued
+    )
+    issued_invoice = issue_invoice(actor=adv, invoice=draft, issue_date=issued)
+    issued_invoice.refresh_from_db()
+    return issued_invoice
+
+
+def pay(compta: User, target: Invoice, amount: str, on: dt.date) -> None:
+    received = payment(compta, target.customer, amount, received_on=on)
+    allocate_payment(actor=compta, payment=received, portions=[Portion(target.pk, D(amount))])
+
+
+@pytest.fixture
+def book(adv: User, compta: User) -> dict[str, Invoice]:
+    customer = CustomerFactory(payment_terms_days=30)
+    i0 = invoice(adv, customer, "3000", dt.date(2025, 11, 15))
+    i1 = invoice(adv, customer, "1000", dt.date(2026, 1, 10), dt.date(2026, 1, 5))
+    dispute = open_dispute(
+        actor=compta,
+        invoice=i1,
+        reason=DisputeReason.QUALITY,
+        owner=compta,
+        due_on=dt.date(2026, 2, 20),
+        opened_on=dt.date(2026, 1, 20),
+    )
+    resolve_dispute(
+        actor=compta,
+        dispute=dispute,
+        resolution=DisputeResolution.REJECTED,
+        note="Livré conforme",
+        resolved_on=dt.date(2026, 1, 30),
+    )
+    i2 = invoice(adv, customer, "2000", dt.date(2026, 2, 15))
+    i4 = invoice(adv, customer, "1500", dt.date(2026, 3, 1), dt.date(2026, 2, 28))
+    i3 = invoice(adv, customer, "500", dt.date(2026, 3, 20), dt.date(2026, 3, 10))
+    note = create_credit_note(
+        actor=adv,
+        invoice=i3,
+        reason=CreditReason.PRICE_ERROR,
+        lines=[{"description": "Remise", "quantity": "1", "unit_price": "100", "vat_rate": "20"}],
+    )
+    issue_invoice(actor=adv, invoice=note, issue_date=dt.date(2026, 3, 25))
+    pay(compta, i0, "3600", dt.date(2026, 1, 14))
+    pay(compta, i1, "1200", dt.date(2026, 2, 1))
+    pay(compta, i2, "1000", dt.date(2026, 3, 20))
+    pay(compta, i4, "1800", dt.date(2026, 3, 31))
+    i2.refresh_from_db()
+    open_dispute(
+        actor=compta,
+        invoice=i2,
+        reason=DisputeReason.NOT_DELIVERED,
+        owner=compta,
+        due_on=dt.date(2026, 4, 30),
+        opened_on=dt.date(2026, 3, 25),
+    )
+    return {"i0": i0, "i1": i1, "i2": i2, "i3": i3, "i4": i4}
+
+
+@pytest.fixture
+def figures(book: dict[str, Invoice]) -> KpiFigures:
+    return compute_kpis(AS_OF, 90)
+
+
+def test_receivables_are_the_partly_paid_and_the_credited_invoices(figures: KpiFigures) -> None:
+    # I2 2,400 − 1,000 = 1,400; I3 600 − 120 = 480; the others settled by d.
+    assert figures.receivables_ttc == D("1880.00")
+    # Invoices 1,200 + 2,400 + 1,800 + 600, less the credit note 120.
+    assert figures.sales_ttc_period == D("5880.00")
+
+
+def test_dso_simple_and_countback_of_the_book(figures: KpiFigures) -> None:
+    # 1,880 ÷ 5,880 × 90 = 28.78 days.
+    assert figures.dso_simple == D("28.8")
+    # March sales 1,800 + 600 − 120 = 2,280 > 1,880: 1,880 ÷ 2,280 × 31 = 25.56 days.
+    assert figures.dso_countback == D("25.6")
+
+
+def test_countback_walks_through_a_month_without_sales(book: dict[str, Invoice]) -> None:
+    # At 12/01/2026: AR = I0 3,600 + I1 1,200 = 4,800. January (12 days) 1,200 → 3,600 left;
+    # December sold nothing: its 31 days count whole; November 3,600 → 0 left, 30 days.
+    assert compute_kpis(dt.date(2026, 1, 12), 90).dso_countback == D("73.0")
+
+
+def test_invoicing_delay_plain_and_weighted_by_amount(figures: KpiFigures) -> None:
+    # (5 + 0 + 10 + 1) ÷ 4 = 4 days; weighted by HT: (5×1,000 + 0×2,000 + 10×500 + 1×1,500)
+    # ÷ 5,000 = 2.3 days.
+    assert figures.invoicing_delay_days == D("4.0")
+    assert figures.invoicing_delay_days_weighted == D("2.3")
+
+
+def test_credit_note_rate_by_count_and_amount(figures: KpiFigures) -> None:
+    # One credit note for four invoices; 100 HT for 5,000 HT.
+    assert figures.credit_note_rate == D("0.2500")
+    assert figures.credit_note_rate_amount == D("0.0200")
+
+
+def test_error_rate_counts_billing_errors_not_delivery_disputes(figures: KpiFigures) -> None:
+    # Only I3 (price-error credit note); I1 (quality) and I2 (not delivered) are not errors.
+    assert figures.invoice_error_rate == D("0.2500")
+
+
+def test_dispute_figures(figures: KpiFigures) -> None:
+    # I1 and I2 were disputed: 2 of 4; I1's dispute took 10 days; I2's is open for 1,400.
+    assert figures.dispute_rate == D("0.5000")
+    assert figures.dispute_resolution_days == D("10.0")
+    assert figures.open_disputes_count == 1
+    assert figures.open_disputes_amount == D("1400.00")
+
+
+def test_aged_balance_and_overdue_ratio(figures: KpiFigures) -> None:
+    # I2 due 17/03: 14 days late; I3 due 19/04: not due.
+    assert figures.aged_balance == {
+        "not_due": D("480.00"),
+        "1_30": D("1400.00"),
+        "31_60": D("0.00"),
+        "61_90": D("0.00"),
+        "over_90": D("0.00"),
+        "total": D("1880.00"),
+    }
+    assert figures.overdue_ratio == D("0.7447")  # 1,400 ÷ 1,880
+
+
+def test_payment_delay_counts_early_payments_as_negative(figures: KpiFigures) -> None:
+    # Settled in the period: I0 +30, I1 −8, I4 0 → 22 ÷ 3 = 7.3 days; weighted by TTC:
+    # (30×3,600 − 8×1,200 + 0×1,800) ÷ 6,600 = 14.9 days.
+    assert figures.average_payment_delay_days == D("7.3")
+    assert figures.average_payment_delay_days_weighted == D("14.9")
+
+
+def test_cei_of_the_quarter(figures: KpiFigures) -> None:
+    # (AR(a) 3,600 + sales 5,880 − AR(b) 1,880) ÷ (3,600 + 5,880 − current 480) = 84.4 %.
+    assert figures.cei == D("84.4")
+
+
+def test_cash_forecast_places_overdue_now_and_the_rest_after_the_customers_delay(
+    figures: KpiFigures,
+) -> None:
+    # The customer settled 3 invoices in the year: its own delay, 7.3 → 7 days. Week 1 starts
+    # Monday 30/03. I2 (due 17/03 + 7, overdue) → week 1; I3 due 19/04 + 7 = 26/04 → week of
+    # 20/04.
+    weeks = {week.week_start: week.expected for week in figures.cash_forecast}
+    assert len(figures.cash_forecast) == 13
+    assert figures.cash_forecast[0].week_start == dt.date(2026, 3, 30)
+    assert weeks[dt.date(2026, 3, 30)] == D("1400.00")
+    assert weeks[dt.date(2026, 4, 20)] == D("480.00")
+    assert sum(weeks.values()) == figures.receivables_ttc
+    assert figures.cash_forecast_later == D("0.00")
+
+
+def test_no_fae_nor_pca_without_contracts_or_service_periods(figures: KpiFigures) -> None:
+    assert figures.fae == D("0.00") and figures.pca == D("0.00")
+
+
+def test_the_command_prints_every_name_of_kpis_md(book: dict[str, Invoice]) -> None:
+    from django.core.management import call_command
+
+    out = io.StringIO()
+    call_command("kpis", "--as-of", "2026-03-31", "--json", stdout=out)
+    result = json.loads(out.getvalue())
+    names = [
+        "as_of",
+        "period_days",
+        "receivables_ttc",
+        "sales_ttc_period",
+        "dso_simple",
+        "dso_countback",
+        "invoicing_delay_days",
+        "invoicing_delay_days_weighted",
+        "credit_note_rate",
+        "credit_note_rate_amount",
+        "invoice_error_rate",
+        "fae",
+        "pca",
+        "dispute_rate",
+        "dispute_resolution_days",
+        "open_disputes_count",
+        "open_disputes_amount",
+        "aged_balance",
+        "overdue_ratio",
+        "average_payment_delay_days",
+        "average_payment_delay_days_weighted",
+        "cei",
+        "order_validation_hours_median",
+        "order_validation_hours_p90",
+        "cash_forecast",
+    ]
+    assert set(names) <= set(result)
+    assert result["receivables_ttc"] == "1880.00"
+    assert result["dso_simple"] == 28.8
+    assert result["credit_note_rate"] == 0.25
+    assert result["order_validation_hours_median"] is None  # no order validated
+    assert result["cash_forecast"][0] == {"week_start": "2026-03-30", "expected": "1400.00"}
+    assert result["aged_balance"]["1_30"] == "1400.00"
+
+
+def test_figures_are_undefined_not_errors_on_an_empty_book(db: None) -> None:
+    figures = compute_kpis(AS_OF, 90)
+    assert figures.receivables_ttc == D("0.00")
+    assert figures.dso_simple is None and figures.dso_countback is None
+    assert figures.invoicing_delay_days is None and figures.credit_note_rate is None
+    assert figures.dispute_rate is None and figures.overdue_ratio is None
+    assert figures.cei is None and figures.average_payment_delay_days is None
+    assert [week.expected for week in figures.cash_forecast] == [D("0.00")] * 13
