@@ -1,0 +1,290 @@
+"""The dashboard's breakdowns: who owes the most, why customers dispute, how late each
+invoicing mode is billed, and what waits for each member of the team.
+
+Each breakdown is one or a few GROUP BY queries: the number of queries does not grow with
+the number of documents (only `team_worklists` runs one query per approving role, three at
+most). Each returns small typed rows the dashboard prints and charts as they are.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db.models import (
+    Avg,
+    CharField,
+    Count,
+    DecimalField,
+    Min,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Coalesce, NullIf
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+from levier.accounts.choices import Role
+from levier.accounts.models import User
+from levier.billing.choices import InvoiceStatus
+from levier.billing.models import Invoice, InvoiceLine
+from levier.catalog.choices import InvoicingMode
+from levier.collections.choices import DisputeReason, DisputeStatus, TaskStatus
+from levier.collections.models import CollectionTask, Dispute
+from levier.collections.statement import open_items
+from levier.kpis.activity import invoices_issued, with_invoicing_delay
+from levier.kpis.sql import one_decimal
+from levier.sales.choices import OrderStatus, QuoteStatus
+from levier.sales.models import Order, Quote
+from levier.sales.selectors import orders_awaiting
+
+ZERO = Decimal("0.00")
+CENT = Decimal("0.01")
+OTHER = "other"
+_AMOUNT: DecimalField[Decimal, Decimal] = DecimalField(max_digits=18, decimal_places=2)
+
+__all__ = [
+    "DelayByMode",
+    "DisputeReasonRow",
+    "OverdueCustomer",
+    "TeamMember",
+    "disputes_by_reason",
+    "invoicing_delay_by_mode",
+    "team_worklists",
+    "top_overdue_customers",
+]
+
+
+# --------------------------------------------------------------------------- overdue customers
+
+
+@dataclass(frozen=True)
+class OverdueCustomer:
+    customer_id: int
+    name: str
+    overdue: Decimal  # TTC open at as_of on invoices due before as_of
+    invoices: int
+    oldest_due: dt.date
+    days_late: int  # of the oldest overdue invoice, at as_of
+
+
+def top_overdue_customers(as_of: dt.date, limit: int = 10) -> list[OverdueCustomer]:
+    """The customers owing the most overdue at `as_of`, largest first (one GROUP BY).
+
+    Overdue = open at `as_of` (what was left that day: `open_items`) on an invoice due
+    before `as_of` (due on `as_of` is not late yet, as in the aged balance). A customer whose
+    overdue invoices net to zero or less (an overpayment to pay back) is left out.
+    """
+    rows = (
+        open_items(None, as_of)
+        .filter(due_date__lt=as_of)
+        .values("customer_id", "customer__name")
+        .annotate(
+            overdue=Coalesce(Sum("open_at"), Value(ZERO), output_field=_AMOUNT),
+            invoices=Count("pk"),
+            oldest_due=Min("due_date"),
+        )
+        .filter(overdue__gt=0)
+        .order_by("-overdue", "customer__name", "customer_id")[:limit]
+    )
+    return [
+        OverdueCustomer(
+            customer_id=row["customer_id"],
+            name=row["customer__name"],
+            overdue=Decimal(row["overdue"]).quantize(CENT),
+            invoices=row["invoices"],
+            oldest_due=row["oldest_due"],
+            days_late=(as_of - row["oldest_due"]).days,
+        )
+        for row in rows
+    ]
+
+
+# --------------------------------------------------------------------------- disputes
+
+
+@dataclass(frozen=True)
+class DisputeReasonRow:
+    reason: str
+    label: str | Promise
+    count: int
+    amount: Decimal  # TTC disputed
+
+
+def disputes_by_reason(as_of: dt.date, period_days: int) -> list[DisputeReasonRow]:
+    """Disputes opened in (as_of − period, as_of] per reason: count and amount disputed,
+    the most frequent first (then the largest amount), one GROUP BY."""
+    after = as_of - dt.timedelta(days=period_days)
+    rows = (
+        Dispute.objects.filter(opened_on__gt=after, opened_on__lte=as_of)
+        .order_by()
+        .values("reason")
+        .annotate(count=Count("pk"), amount=Coalesce(Sum("amount"), Value(ZERO)))
+        .order_by("-count", "-amount", "reason")
+    )
+    labels = dict(DisputeReason.choices)
+    return [
+        DisputeReasonRow(
+            reason=row["reason"],
+            label=labels.get(row["reason"], row["reason"]),
+            count=row["count"],
+            amount=Decimal(row["amount"]).quantize(CENT),
+        )
+        for row in rows
+    ]
+
+
+# --------------------------------------------------------------------------- invoicing delay
+
+
+@dataclass(frozen=True)
+class DelayByMode:
+    mode: str  # an InvoicingMode value, or "other"
+    label: str | Promise
+    invoices: int
+    mean_days: Decimal | None  # one decimal
+
+
+def invoicing_delay_by_mode(as_of: dt.date, period_days: int) -> list[DelayByMode]:
+    """Mean invoicing delay, max(0, issue date − billable date) in days, over the invoices
+    issued in (as_of − period, as_of], per invoicing mode (one GROUP BY), in the order of
+    `InvoicingMode`, "other" last.
+
+    How an invoice's mode is known: an invoice billed from a contract takes the mode of its
+    first line that bills a contract line (`InvoiceLine.contract_line.mode`, lowest position:
+    a contract invoice mixing modes counts once, under its first line's); otherwise the mode
+    of the order it bills (`Order.invoicing_mode`); an invoice with neither (typed by hand)
+    is "other". The contract line comes first because it is the line's own rule, where an
+    order's mode is a default for the whole order.
+    """
+    first_contract_mode = (
+        InvoiceLine.objects.filter(invoice=OuterRef("pk"), contract_line__isnull=False)
+        .order_by("position", "pk")
+        .values("contract_line__mode")[:1]
+    )
+    rows = (
+        with_invoicing_delay(invoices_issued(as_of, period_days))
+        .annotate(
+            mode=Coalesce(
+                Subquery(first_contract_mode, output_field=CharField()),
+                NullIf("order__invoicing_mode", Value("")),
+                Value(OTHER),
+                output_field=CharField(),
+            )
+        )
+        .order_by()
+        .values("mode")
+        .annotate(invoices=Count("pk"), mean=Avg("delay_days"))
+    )
+    labels: dict[str, str | Promise] = {**dict(InvoicingMode.choices), OTHER: _("Other")}
+    order = [*InvoicingMode.values, OTHER]
+    result = [
+        DelayByMode(
+            mode=row["mode"],
+            label=labels.get(row["mode"], row["mode"]),
+            invoices=row["invoices"],
+            mean_days=one_decimal(row["mean"]),
+        )
+        for row in rows
+    ]
+    result.sort(key=lambda row: order.index(row.mode) if row.mode in order else len(order))
+    return result
+
+
+# --------------------------------------------------------------------------- team
+
+
+# What can wait for a person, in the order the dashboard shows the columns.
+WORK_KINDS: tuple[tuple[str, Promise], ...] = (
+    ("approvals", _("Orders to approve")),
+    ("orders", _("Draft or rejected orders")),
+    ("quotes", _("Open quotes")),
+    ("drafts_to_issue", _("Invoice drafts to issue")),
+    ("tasks", _("Collection tasks")),
+    ("disputes", _("Open disputes")),
+)
+APPROVING_ROLES = (Role.ADV, Role.COMPTABILITE, Role.DIRECTION)
+
+
+@dataclass(frozen=True)
+class TeamMember:
+    user_id: int
+    name: str
+    role: str
+    role_label: str | Promise
+    counts: dict[str, int] = field(default_factory=dict)  # WORK_KINDS key → count
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+def _count_by(queryset: object, user_field: str) -> dict[int, int]:
+    rows = (
+        queryset.order_by()  # type: ignore[attr-defined]
+        .values(user_field)
+        .annotate(n=Count("pk"))
+        .values_list(user_field, "n")
+    )
+    return {user_id: n for user_id, n in rows if user_id is not None}
+
+
+def team_worklists() -> list[TeamMember]:
+    """Per active user, how many things wait for them now (only those that can):
+
+    - approvals: submitted orders whose current step is their role's (`orders_awaiting`):
+      a queue a role shares, so every ADV, accounting or management user shows their role's
+      count;
+    - orders: the drafts and rejected orders they wrote; quotes: their draft or sent quotes;
+    - drafts_to_issue: invoice drafts waiting to be issued, ADV's shared queue (every ADV user
+      shows it);
+    - tasks: open collection tasks assigned to them; disputes: open disputes they own.
+
+    One GROUP BY per kind (and one count per approving role), sorted by role then name.
+    Unassigned collection tasks are on no one's row (the collector's worklist shows them).
+    """
+    awaiting = {role.value: orders_awaiting(role).count() for role in APPROVING_ROLES}
+    drafts_to_issue = Invoice.objects.filter(status=InvoiceStatus.DRAFT).count()
+    orders = _count_by(
+        Order.objects.filter(status__in=[OrderStatus.DRAFT, OrderStatus.REJECTED]),
+        "created_by",
+    )
+    quotes = _count_by(
+        Quote.objects.filter(status__in=[QuoteStatus.DRAFT, QuoteStatus.SENT]), "created_by"
+    )
+    tasks = _count_by(CollectionTask.objects.filter(status=TaskStatus.OPEN), "assignee")
+    disputes = _count_by(Dispute.objects.filter(status=DisputeStatus.OPEN), "owner")
+    role_labels = dict(Role.choices)
+    role_order = [role.value for role in Role]
+    members: list[TeamMember] = []
+    users = User.objects.filter(is_active=True).filter(~Q(role=Role.AUDITEUR))
+    for user in users.only("pk", "username", "first_name", "last_name", "role"):
+        counts = {
+            "approvals": awaiting.get(user.role, 0),
+            "orders": orders.get(user.pk, 0),
+            "quotes": quotes.get(user.pk, 0),
+            "drafts_to_issue": drafts_to_issue if user.role == Role.ADV else 0,
+            "tasks": tasks.get(user.pk, 0),
+            "disputes": disputes.get(user.pk, 0),
+        }
+        members.append(
+            TeamMember(
+                user_id=user.pk,
+                name=str(user),
+                role=user.role,
+                role_label=role_labels.get(user.role, user.role),
+                counts=counts,
+            )
+        )
+    members.sort(
+        key=lambda m: (
+            role_order.index(m.role) if m.role in role_order else len(role_order),
+            m.name.lower(),
+            m.user_id,
+        )
+    )
+    return members
