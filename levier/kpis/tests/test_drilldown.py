@@ -1,0 +1,127 @@
+"""Each figure opens the documents it was computed from, and their total is the figure."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from levier.billing.models import Invoice
+from levier.kpis.drilldown import DRILLDOWN_KEYS, drilldown
+from levier.kpis.services import compute_kpis
+from levier.lib.errors import ValidationFailed
+
+D = Decimal
+AS_OF = dt.date(2026, 3, 31)
+
+
+def numbers(key: str, **filters: str) -> list[str]:
+    return [row["number"] for row in drilldown(key, AS_OF, 90, filters).rows]
+
+
+def test_the_receivables_list_adds_up_to_the_receivables(book: dict[str, Invoice]) -> None:
+    listed = drilldown("receivables", AS_OF, 90, {})
+    assert listed.total == compute_kpis(AS_OF, 90).receivables_ttc == D("1880.00")
+    assert [row["number"] for row in listed.rows] == [book["i2"].number, book["i3"].number]
+    assert len(listed.rows) == 2 and listed.rows.count() == 2
+    first = listed.rows[0]
+    assert first["open_at"] == D("1400.00") and first["days_late"] == 14
+    assert first["url"] == f"/invoices/{book['i2'].pk}/"
+
+
+def test_an_aged_bucket_lists_only_its_invoices(book: dict[str, Invoice]) -> None:
+    assert numbers("aged_balance", bucket="1_30") == [book["i2"].number]
+    assert numbers("aged_balance", bucket="not_due") == [book["i3"].number]
+    assert numbers("aged_balance", bucket="over_90") == []
+    assert numbers("overdue") == [book["i2"].number]
+
+
+def test_sales_list_the_credit_note_as_a_negative_amount(book: dict[str, Invoice]) -> None:
+    listed = drilldown("sales", AS_OF, 90, {})
+    assert listed.total == D("5880.00")
+    amounts = sorted(row["signed_total"] for row in listed.rows)
+    assert amounts[0] == D("-120.00") and len(amounts) == 5
+
+
+def test_rate_lists_show_the_invoices_counted(book: dict[str, Invoice]) -> None:
+    assert numbers("invoice_errors") == [book["i3"].number]
+    assert sorted(numbers("disputed_invoices")) == sorted([book["i1"].number, book["i2"].number])
+    assert [row["reason"] for row in drilldown("credit_notes", AS_OF, 90, {}).rows] == [
+        "Erreur de prix ou de quantité"
+    ]
+    delays = {
+        row["number"]: row["delay_days"] for row in drilldown("invoicing_delay", AS_OF, 90, {}).rows
+    }
+    assert delays == {
+        book["i1"].number: 5,
+        book["i2"].number: 0,
+        book["i3"].number: 10,
+        book["i4"].number: 1,
+    }
+
+
+def test_dispute_lists(book: dict[str, Invoice]) -> None:
+    resolved = drilldown("dispute_resolution", AS_OF, 90, {})
+    assert [(r["number"], r["resolution_days"]) for r in resolved.rows] == [(book["i1"].number, 10)]
+    open_now = drilldown("open_disputes", AS_OF, 90, {})
+    assert [r["number"] for r in open_now.rows] == [book["i2"].number]
+    assert open_now.total == D("1400.00")
+    assert numbers("disputes_opened", reason="not_delivered") == [book["i2"].number]
+    assert numbers("disputes_opened", reason="price") == []
+
+
+def test_payment_delay_list_shows_early_payments_negative(book: dict[str, Invoice]) -> None:
+    delays = {
+        r["number"]: r["payment_delay_days"] for r in drilldown("payment_delay", AS_OF, 90, {}).rows
+    }
+    assert delays == {book["i0"].number: 30, book["i1"].number: -8, book["i4"].number: 0}
+
+
+def test_cash_forecast_week_lists_the_invoices_expected_that_week(book: dict[str, Invoice]) -> None:
+    assert numbers("cash_forecast", week="2026-03-30") == [book["i2"].number]
+    assert numbers("cash_forecast", week="2026-04-20") == [book["i3"].number]
+    assert numbers("cash_forecast", week="2026-04-06") == []
+    assert drilldown("cash_forecast", AS_OF, 90, {}).total == D("1880.00")
+
+
+def test_a_customer_filter_narrows_every_list(book: dict[str, Invoice]) -> None:
+    other = book["i0"].customer_id + 1000
+    for key in DRILLDOWN_KEYS:
+        assert len(drilldown(key, AS_OF, 90, {"customer": str(other)}).rows) == 0, key
+    assert numbers("receivables", customer=str(book["i2"].customer_id)) == [
+        book["i2"].number,
+        book["i3"].number,
+    ]
+
+
+@pytest.mark.parametrize(
+    ("key", "filters", "field"),
+    [
+        ("aged_balance", {"bucket": "2_3"}, "bucket"),
+        ("receivables", {"customer": "abc"}, "customer"),
+        ("receivables", {"customer": "9" * 40}, "customer"),
+        ("cash_forecast", {"week": "2026-04-01"}, "week"),  # a Wednesday
+        ("cash_forecast", {"week": "2027-01-04"}, "week"),  # beyond the 13 weeks
+        ("cash_forecast", {"week": "not a date"}, "week"),
+        ("disputes_opened", {"reason": "weather"}, "reason"),
+        ("order_validation", {"role": "pilot"}, "role"),
+    ],
+)
+def test_a_bad_filter_is_refused_naming_it(
+    db: None, key: str, filters: dict[str, str], field: str
+) -> None:
+    with pytest.raises(ValidationFailed) as refused:
+        drilldown(key, AS_OF, 90, filters)
+    assert field in refused.value.errors
+
+
+def test_an_unknown_list_is_a_key_error(db: None) -> None:
+    with pytest.raises(KeyError):
+        drilldown("happiness", AS_OF, 90, {})
+
+
+def test_every_list_opens_on_an_empty_book(db: None) -> None:
+    for key in DRILLDOWN_KEYS:
+        listed = drilldown(key, AS_OF, 90, {})
+        assert list(listed.rows) == [] and listed.total in (None, D("0.00")), key
