@@ -22,6 +22,7 @@ from typing import Any
 from django.db.models import (
     Avg,
     Count,
+    DecimalField,
     F,
     IntegerField,
     OuterRef,
@@ -35,7 +36,7 @@ from django.db.models.functions import Cast, Coalesce, Greatest, Least, Round
 from levier.billing.choices import DocumentKind, InvoiceStatus
 from levier.billing.models import Invoice
 from levier.collections.statement import aged_balance, open_items
-from levier.kpis.receivables import receivables, sales_ttc
+from levier.kpis.receivables import sales_ttc
 from levier.kpis.sql import DaysBetween, one_decimal
 
 ZERO = Decimal("0.00")
@@ -101,7 +102,7 @@ def cei(as_of: dt.date, period_days: int) -> Decimal | None:
     """(AR(a) + Sales(a, b] − AR(b)) ÷ (AR(a) + Sales(a, b] − CurrentAR(b)) × 100, with b = d
     and a = d − P; one decimal; None when the denominator is zero."""
     start = as_of - dt.timedelta(days=period_days)
-    opening = receivables(start)
+    opening = aged_balance(None, start).total
     sales = sales_ttc(start, as_of)
     aged = aged_balance(None, as_of)
     denominator = opening + sales - aged.not_due
@@ -134,7 +135,13 @@ def expected_collections(as_of: dt.date) -> QuerySet[Any]:
         customer_payment_delays(as_of).filter(customer=OuterRef("customer")).values("delay")[:1]
     )
     monday = week_start(as_of)
-    delay = Cast(Round(Coalesce(Subquery(own_delay), Value(float(company)))), IntegerField())
+    # Numeric, not float, on both sides: PostgreSQL rounds a float's .5 to even, a numeric's
+    # away from zero as SQLite and `company_payment_delay` do.
+    exact = DecimalField(max_digits=12, decimal_places=4)
+    delay = Cast(
+        Round(Coalesce(Cast(Subquery(own_delay), exact), Value(company, output_field=exact))),
+        IntegerField(),
+    )
     days_from_monday = DaysBetween("due_date", Value(monday)) + delay
     # Integer division rounding down for negatives too: floor((x) / 7) as (x + 7·k) / 7 − k
     # would need care, so negatives (before this week) are clamped to 0 first.
