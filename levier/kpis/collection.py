@@ -137,7 +137,7 @@ def expected_collections(as_of: dt.date) -> QuerySet[Any]:
     monday = week_start(as_of)
     # Numeric, not float, on both sides: PostgreSQL rounds a float's .5 to even, a numeric's
     # away from zero as SQLite and `company_payment_delay` do.
-    exact = DecimalField(max_digits=12, decimal_places=4)
+    exact: DecimalField[Decimal, Decimal] = DecimalField(max_digits=12, decimal_places=4)
     delay = Cast(
         Round(Coalesce(Cast(Subquery(own_delay), exact), Value(company, output_field=exact))),
         IntegerField(),
