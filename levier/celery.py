@@ -11,5 +11,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "levier.settings")
 app = Celery("levier")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks(
-    lambda: ["levier.sales", "levier.billing", "levier.collections"], related_name="jobs"
+    lambda: ["levier.sales", "levier.billing", "levier.collections", "levier.kpis"],
+    related_name="jobs",
 )

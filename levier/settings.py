@@ -314,6 +314,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "levier.collections.jobs_dunning.daily_dunning_run",
         "schedule": crontab(hour=env_int("LEVIER_DUNNING_RUN_HOUR", 7), minute=0),
     },
+    # Mondays: the week's KPI snapshot, then the PDF report emailed to the Direction.
+    "weekly-kpi-report": {
+        "task": "levier.kpis.jobs.weekly_kpi_report",
+        "schedule": crontab(
+            day_of_week="mon", hour=env_int("LEVIER_KPI_REPORT_HOUR", 7), minute=30
+        ),
+    },
 }
 CELERY_TIMEZONE = TIME_ZONE
 # The user scheduled billing runs are recorded as (default: the first active ADV user).
