@@ -13,7 +13,7 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import F, OuterRef, QuerySet, Subquery
+from django.db.models import Count, F, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
 from levier.kpis.sql import HoursBetween, one_decimal, percentile
@@ -58,10 +58,13 @@ def steps_decided(as_of: dt.date, period_days: int) -> QuerySet[ApprovalStep]:
 
 
 def _cycle(queryset: QuerySet[Order] | QuerySet[ApprovalStep], field: str) -> CycleTime:
+    # The hours are never null (both timestamps are required by the filters), so the count of
+    # rows is the count of values.
+    count = queryset.count()
     return CycleTime(
-        count=queryset.count(),
-        median_hours=one_decimal(percentile(queryset, field, 0.5)),
-        p90_hours=one_decimal(percentile(queryset, field, 0.9)),
+        count=count,
+        median_hours=one_decimal(percentile(queryset, field, 0.5, count)),
+        p90_hours=one_decimal(percentile(queryset, field, 0.9, count)),
     )
 
 
@@ -72,5 +75,12 @@ def order_validation_time(as_of: dt.date, period_days: int) -> CycleTime:
 def step_validation_times(as_of: dt.date, period_days: int) -> dict[str, CycleTime]:
     """Per role deciding a step, in the circuit's order of roles."""
     steps = steps_decided(as_of, period_days)
-    roles = list(steps.order_by("role").values_list("role", flat=True).distinct())
-    return {role: _cycle(steps.filter(role=role), "step_hours") for role in roles}
+    counts = dict(steps.order_by("role").values_list("role").annotate(n=Count("pk")))
+    return {
+        role: CycleTime(
+            count=count,
+            median_hours=one_decimal(percentile(steps.filter(role=role), "step_hours", 0.5, count)),
+            p90_hours=one_decimal(percentile(steps.filter(role=role), "step_hours", 0.9, count)),
+        )
+        for role, count in counts.items()
+    }

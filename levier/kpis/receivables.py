@@ -66,12 +66,13 @@ def sales_ttc(after: dt.date, until: dt.date) -> Decimal:
     return invoiced - credited
 
 
-def dso_simple(as_of: dt.date, period_days: int = 90) -> Decimal | None:
-    """AR(d) ÷ SalesTTC(d − P, d] × P, in days (one decimal); None without sales."""
+def dso_simple(as_of: dt.date, period_days: int = 90, ar: Decimal | None = None) -> Decimal | None:
+    """AR(d) ÷ SalesTTC(d − P, d] × P, in days (one decimal); None without sales. `ar`: AR(d)
+    when the caller has it already."""
     sales = sales_ttc(as_of - dt.timedelta(days=period_days), as_of)
     if sales == 0:
         return None
-    days = receivables(as_of) / sales * period_days
+    days = (receivables(as_of) if ar is None else ar) / sales * period_days
     return days.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
 
 
@@ -96,14 +97,14 @@ def monthly_sales(as_of: dt.date, months: int = COUNTBACK_MONTHS) -> dict[dt.dat
     return sales
 
 
-def dso_countback(as_of: dt.date) -> Decimal | None:
+def dso_countback(as_of: dt.date, ar: Decimal | None = None) -> Decimal | None:
     """The countback method of kpis.md: walking back from d's month (counted up to d), whole
     months while what is left of AR(d) covers their sales, then the fraction of the next;
     at most 24 months. None when there were no sales at all over those months."""
     sales = monthly_sales(as_of)
     if not any(amount > 0 for amount in sales.values()):
         return None
-    left = receivables(as_of)
+    left = receivables(as_of) if ar is None else ar
     month = as_of.replace(day=1)
     days = Decimal(0)
     for _n in range(COUNTBACK_MONTHS):

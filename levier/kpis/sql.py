@@ -61,12 +61,16 @@ def _expr(value: Any) -> Expression | F:
     return F(value) if isinstance(value, str) else value
 
 
-def percentile(queryset: QuerySet[Any], field: str, fraction: float) -> float | None:
+def percentile(
+    queryset: QuerySet[Any], field: str, fraction: float, count: int | None = None
+) -> float | None:
     """The `fraction` percentile of an annotated column, by linear interpolation between the
     two closest ranks (PostgreSQL's `percentile_cont`), on both databases: the database sorts,
-    and only the one or two values around the rank are read (`OFFSET`)."""
+    and only the one or two values around the rank are read (`OFFSET`). `count`: the number
+    of non-null values, when the caller has it."""
     ordered = queryset.exclude(**{f"{field}__isnull": True}).order_by(field)
-    count = ordered.count()
+    if count is None:
+        count = ordered.count()
     if count == 0:
         return None
     position = fraction * (count - 1)
