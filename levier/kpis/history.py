@@ -31,6 +31,7 @@ PERIOD_DAYS = 90  # kpis.md's default window (DSO, rates over "the period")
 MAX_WEEKS = 520
 ONE_DAY = dt.timedelta(days=1)
 ONE_WEEK = dt.timedelta(days=7)
+EARLIEST = dt.date(1990, 1, 1)  # a Monday: no snapshot of an earlier week (dates stay valid)
 
 # The figures a series can follow: KpiFigures' scalar fields, and the aged balance's buckets
 # as "aged_balance.over_90".
@@ -87,6 +88,11 @@ def _store(week_start: dt.date, source: str) -> tuple[KpiSnapshot, bool]:
 
 
 def _check_week(week_start: dt.date, field: str) -> None:
+    if week_start < EARLIEST:
+        raise ValidationFailed.on(
+            field,
+            gettext("No KPI history before %(date)s") % {"date": EARLIEST.strftime("%d/%m/%Y")},
+        )
     if week_start > monday_of(timezone.localdate()):
         raise ValidationFailed.on(
             field,
@@ -161,6 +167,17 @@ def _check_key(key: str) -> None:
         raise KeyError(key)
 
 
+def _mondays(until: dt.date, weeks: int) -> list[dt.date]:
+    """The `weeks` Mondays up to the week of `until`, oldest first (ValueError if absurd)."""
+    if not 1 <= weeks <= MAX_WEEKS:
+        raise ValueError(f"weeks: between 1 and {MAX_WEEKS}")
+    try:
+        last = monday_of(until)
+        return [last - ONE_WEEK * n for n in range(weeks - 1, -1, -1)]
+    except OverflowError:
+        raise ValueError(f"until: {until} is too far in the past") from None
+
+
 def weekly_series(
     key: str, until: dt.date, weeks: int = 52
 ) -> list[tuple[dt.date, Decimal | None]]:
@@ -168,13 +185,11 @@ def weekly_series(
 
     The value is the stored snapshot's (as reported that week), None for a week without a
     snapshot or where the figure was undefined. Raises KeyError for a figure that has no
-    series (see SERIES_KEYS).
+    series (see SERIES_KEYS), ValueError for `weeks` outside 1..520 or a date before year 11.
     """
     _check_key(key)
-    if not 1 <= weeks <= MAX_WEEKS:
-        raise ValueError(f"weeks: between 1 and {MAX_WEEKS}")
-    last = monday_of(until)
-    mondays = [last - ONE_WEEK * n for n in range(weeks - 1, -1, -1)]
+    mondays = _mondays(until, weeks)
+    last = mondays[-1]
     stored = dict(
         KpiSnapshot.objects.filter(week_start__range=(mondays[0], last)).values_list(
             "week_start", "figures"
@@ -190,8 +205,8 @@ def weekly_figures(until: dt.date, weeks: int = 52) -> dict[dt.date, dict[str, A
 
     For a page that shows several series: `value_of(figures, key)` on each.
     """
-    last = monday_of(until)
-    first = last - ONE_WEEK * (weeks - 1)
+    mondays = _mondays(until, weeks)
+    first, last = mondays[0], mondays[-1]
     return dict(
         KpiSnapshot.objects.filter(week_start__range=(first, last)).values_list(
             "week_start", "figures"
