@@ -12,4 +12,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("", include("levier.web.urls_billing")),
     path("", include("levier.web.urls_collections")),
     path("", include("levier.web.urls_kpis_settings")),
+    path("", include("levier.web.urls_kpis")),
 ]

@@ -92,6 +92,12 @@ def home(request: HttpRequest) -> HttpResponse:
     if role == Role.AUDITEUR:
         recent = Order.objects.select_related("customer").order_by("-created_at", "-pk")
         lists.append(Worklist("recent", _("Recent orders"), _first(recent)))
+    if role == Role.DIRECTION and not request.GET.get("worklist"):
+        # The Direction's home is the KPI dashboard, with the orders awaiting its approval;
+        # the full worklist stays at /?worklist=1.
+        from levier.web.views.kpis import dashboard_response
+
+        return dashboard_response(request, actor, worklists=lists)
     return render(
         request,
         "web/home/home.html",
