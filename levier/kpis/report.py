@@ -555,7 +555,11 @@ def set_recipient_enabled(
 def remove_recipient(*, actor: User, row_id: int) -> None:
     """Remove a listed recipient (a Direction user is disabled instead, never removed)."""
     require(actor, Action.MANAGE_KPI_SETTINGS)
-    row = ReportRecipient.objects.select_for_update().select_related("user").filter(pk=row_id)
+    row = (
+        ReportRecipient.objects.select_for_update(of=("self",))
+        .select_related("user")
+        .filter(pk=row_id)
+    )
     found = row.first()
     if found is None:
         raise ValidationFailed.on("recipient", gettext("Recipient: not on the list"))
