@@ -2,8 +2,8 @@
 
 On Celery, beat runs `weekly_kpi_report` every Monday (`"weekly-kpi-report"` in
 `CELERY_BEAT_SCHEDULE`, at LEVIER_KPI_REPORT_HOUR:30, default 7:30): it stores the week's
-snapshot, then emails the report. Without Celery, a cron line runs `levier kpis-snapshot`
-then `levier send-kpi-report` instead (same effect). Both jobs are safe to run again: the
+snapshot, then emails the report. Without Celery, a cron line runs
+`levier send-kpi-report --weekly` instead (the same function). Both jobs are safe to run again: the
 snapshot is stored once per week, and the report goes once per week from the job (the
 Administrateur's "send now" always sends).
 """

@@ -396,6 +396,20 @@ def test_the_command_sends_the_report_now(smtp_server: SmtpServer, direction: Us
         call_command("send_kpi_report", "--as-of", "18/11/2026")
 
 
+def test_the_weekly_command_is_the_monday_job_for_cron(
+    smtp_server: SmtpServer, direction: User
+) -> None:
+    out = StringIO()
+    call_command("send_kpi_report", "--weekly", "--as-of", "2026-11-16", stdout=out)
+    assert "franck.direction@example.test" in out.getvalue()
+    out = StringIO()
+    call_command("send_kpi_report", "--weekly", "--as-of", "2026-11-16", stdout=out)
+    assert "not sent" in out.getvalue()
+    assert len(smtp_server.messages) == 1
+    assert WeeklyReportSending.objects.get().trigger == SendingTrigger.WEEKLY_JOB
+    assert KpiSnapshot.objects.get().source == SnapshotSource.WEEKLY_JOB
+
+
 def test_the_command_without_recipient_fails_with_the_reason(db: None) -> None:
     with pytest.raises(CommandError, match=r"recipient|destinataire"):
         call_command("send_kpi_report", "--as-of", "2026-11-18")
