@@ -458,7 +458,9 @@ def _horizontal_bars(
             "</rect>"
         )
         shown = name if len(name) <= max_chars else name[: max_chars - 1] + "…"
-        parts.append(_text(4, y + bar_height / 2 + 4, shown, anchor="start", cls="chart-tick"))
+        parts.append(
+            _text(4, y + bar_height / 2 + 4, shown, anchor="start", cls="chart-tick chart-category")
+        )
         value_x = x - 4 if negative else x + 4
         parts.append(
             _text(

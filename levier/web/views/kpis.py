@@ -66,6 +66,11 @@ PERIODS = (30, 90, 180, 365)
 DEFAULT_PERIOD = 90
 EARLIEST = dt.date(2000, 1, 1)
 SERIES_WEEKS = 52
+# Chart sizes close to what they are drawn at (a half panel, a full-width one), so that
+# their text stays at its size on screen and in print.
+HALF_WIDTH = 480
+FULL_WIDTH = 1040
+SPLIT_WIDTH = 700  # a chart beside its table in a full-width panel
 PAGE_SIZE = 100
 FILTER_KEYS = ("customer", "bucket", "week", "reason", "role")
 MAX_PARAM_LENGTH = 40
@@ -227,6 +232,7 @@ class Card:
     url: str
     change: str  # "" when there is nothing to compare with
     trend: str  # better, worse, same or ""
+    arrow: str  # ▲ up, ▼ down, "" unchanged or unknown
     status: str | None
     status_label: str | Promise
     sparkline: str
@@ -276,7 +282,7 @@ def _card(
 ) -> Card:
     value = getattr(figures, headline.key)
     before = _value(previous, headline.key)
-    change, trend = "", ""
+    change, trend, arrow = "", "", ""
     if value is not None and before is not None:
         delta = Decimal(value) - before
         change = fmt_change(delta, headline.unit)
@@ -284,6 +290,7 @@ def _card(
             trend = "same"
         else:
             trend = "better" if (delta > 0) == headline.higher_is_better else "worse"
+            arrow = "▲" if delta > 0 else "▼"
     series = _series(stored, headline.key, params, value)
     label = str(headline.label)
     spark = charts.sparkline(
@@ -326,6 +333,7 @@ def _card(
         url=drill_url(HEADLINE_DRILLDOWN.get(headline.key, "receivables"), params),
         change=change,
         trend=trend,
+        arrow=arrow,
         status=status,
         status_label=STATUS_LABELS.get(status or "", ""),
         sparkline=spark,
@@ -358,12 +366,14 @@ def dashboard_context(params: Params) -> dict[str, Any]:
         [(str(BUCKET_LABELS[key]), figures.aged_balance[key]) for key in BUCKETS],
         label=gettext("Aged balance at %(date)s") % {"date": params.as_of.strftime("%d/%m/%Y")},
         unit="€",
+        width=HALF_WIDTH,
     )
     dso_points = _series(stored, "dso_simple", params, figures.dso_simple)
     dso_chart = charts.line_chart(
         [(_short_date(day), value) for day, value in dso_points],
         label=gettext("DSO over 52 weeks (days)"),
         unit=gettext("d"),
+        width=FULL_WIDTH,
     )
     forecast = [
         {
@@ -382,6 +392,7 @@ def dashboard_context(params: Params) -> dict[str, Any]:
         [(_short_date(week.week_start), week.expected) for week in figures.cash_forecast],
         label=gettext("Expected collections over 13 weeks"),
         unit="€",
+        width=SPLIT_WIDTH,
     )
 
     overdue = breakdowns.top_overdue_customers(params.as_of)
@@ -400,6 +411,7 @@ def dashboard_context(params: Params) -> dict[str, Any]:
         label=gettext("Top overdue customers"),
         unit="€",
         horizontal=True,
+        width=HALF_WIDTH,
         height=max(60, 26 * len(overdue) + 12),
     )
 
@@ -416,6 +428,7 @@ def dashboard_context(params: Params) -> dict[str, Any]:
     reasons_chart = charts.pareto_chart(
         [(str(row.label), Decimal(row.count)) for row in reasons],
         label=gettext("Disputes opened by reason"),
+        width=HALF_WIDTH,
     )
 
     delays = breakdowns.invoicing_delay_by_mode(params.as_of, params.period_days)
@@ -432,6 +445,7 @@ def dashboard_context(params: Params) -> dict[str, Any]:
         label=gettext("Invoicing delay by invoicing mode (days)"),
         unit=gettext("d"),
         horizontal=True,
+        width=HALF_WIDTH,
         height=max(60, 26 * len(delays) + 12),
     )
 
