@@ -364,10 +364,13 @@ def email_body(context: dict[str, Any]) -> str:
     for card in context["cards"]:
         status = f" [{card.status_label}]" if card.status_label else ""
         beside = f" ({card.beside})" if card.beside else ""
-        lines.append(
-            f"- {card.label} : {card.value}{beside}{status}, "
-            f"{card.change} depuis la semaine dernière"
-        )
+        if card.change == "=":
+            moved = "inchangé depuis la semaine dernière"
+        elif card.change == "n/d":
+            moved = "pas de chiffre la semaine dernière pour comparer"
+        else:
+            moved = f"{card.change} depuis la semaine dernière"
+        lines.append(f"- {card.label} : {card.value}{beside}{status}, {moved}")
     lines += [
         "",
         "Ce message est envoyé chaque lundi par Levier. La liste des destinataires se modifie "
