@@ -9,6 +9,6 @@ from django.urls import path
 from levier.web.views import kpis
 
 urlpatterns = [
-    path("dashboard/", kpis.kpi_dashboard, name="kpi_dashboard"),
-    path("dashboard/detail/<str:key>/", kpis.kpi_drilldown, name="kpi_drilldown"),
+    path("dashboard/", kpis.kpi_dashboard, name="kpis_dashboard"),
+    path("dashboard/detail/<str:key>/", kpis.kpi_drilldown, name="kpis_drilldown"),
 ]

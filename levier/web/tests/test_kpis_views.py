@@ -30,11 +30,11 @@ from levier.web.views import kpis as views
 D = Decimal
 NBSP = "\u00a0"
 AS_OF = dt.date(2026, 10, 31)
-DASHBOARD = reverse("web:kpi_dashboard")
+DASHBOARD = reverse("web:kpis_dashboard")
 
 
 def detail(key: str) -> str:
-    return reverse("web:kpi_drilldown", args=[key])
+    return reverse("web:kpis_drilldown", args=[key])
 
 
 def client_for(user: User, language: str = "fr") -> Client:
@@ -449,3 +449,23 @@ def test_junk_in_every_parameter_of_every_kpi_route_as_each_role_is_never_a_serv
                 if response.streaming:  # a CSV: read it, its rows are fetched while streaming
                     b"".join(response.streaming_content)
         assert client.post(DASHBOARD).status_code == 405
+
+
+def test_the_number_of_queries_of_the_dashboard_does_not_grow_with_the_documents(
+    direction: User, adv: User, books: dict[str, Any]
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = client_for(direction)
+    client.get(DASHBOARD, {"as_of": "2026-10-31"})  # sessions, caches
+    with CaptureQueriesContext(connection) as small:
+        html_of(client.get(DASHBOARD, {"as_of": "2026-10-31"}))
+    for n in range(8):
+        customer = CustomerFactory(name=f"Client {n}")
+        issued_invoice(adv, customer, net=str(100 + n), issue_date=dt.date(2026, 10, 2 + n))
+    with CaptureQueriesContext(connection) as large:
+        html = html_of(client.get(DASHBOARD, {"as_of": "2026-10-31"}))
+    # the new invoices are counted: 3 400 + 8 × 120 + 1.2 × (0 + 1 + … + 7) = 4 393.60
+    assert f"4{NBSP}393,60{NBSP}€" in section(html, "kpi-aged")
+    assert len(large.captured_queries) == len(small.captured_queries)

@@ -1,6 +1,6 @@
 """The KPI dashboard and its drill-down lists (issue 5).
 
-**Dashboard** (`kpi_dashboard`): the five headline cards (value, change since last week,
+**Dashboard** (`kpis_dashboard`): the five headline cards (value, change since last week,
 52-week sparkline, status against the thresholds), the aged balance, the DSO trend, the
 13-week cash forecast, the top overdue customers, disputes by reason, invoicing delay by
 mode, order validation time per step and what waits for each member of the team. Every
@@ -11,7 +11,7 @@ unless that week has a stored snapshot at the same date and period (`levier.kpis
 a Sunday, 90 days); the 52-week series are the stored snapshots, read in one query, never
 recomputed here; the breakdowns are a few GROUP BY queries each.
 
-**Drill-down** (`kpi_drilldown`): `levier.kpis.drilldown.drilldown(key, …)` paginated by 100,
+**Drill-down** (`kpis_drilldown`): `levier.kpis.drilldown.drilldown(key, …)` paginated by 100,
 or exported whole with `?format=csv|xlsx` (streamed CSV, write-only XLSX).
 
 **Parameters**: `as_of` (YYYY-MM-DD, default today, from 2000-01-01 to today), `period_days`
@@ -156,7 +156,7 @@ def parse_params(request: HttpRequest) -> Params:
 
 
 def drill_url(key: str, params: Params, **filters: str) -> str:
-    return f"{reverse('web:kpi_drilldown', args=[key])}?{params.query(**filters)}"
+    return f"{reverse('web:kpis_drilldown', args=[key])}?{params.query(**filters)}"
 
 
 # --------------------------------------------------------------------------- formatting
@@ -625,6 +625,6 @@ def kpi_drilldown(request: HttpRequest, key: str) -> HttpResponse:
             "page_query": export_query,
             "csv_url": f"?{export_query}&format=csv",
             "xlsx_url": f"?{export_query}&format=xlsx",
-            "dashboard_url": f"{reverse('web:kpi_dashboard')}?{params.query()}",
+            "dashboard_url": f"{reverse('web:kpis_dashboard')}?{params.query()}",
         },
     )
