@@ -207,7 +207,8 @@ def aged_balance(customer: Customer | None, as_of: dt.date) -> AgedBalance:
         over_90=total_where(late_between(91, None)),
         total=Coalesce(Sum("open_at"), Value(ZERO), output_field=_AMOUNT),
     )
-    return AgedBalance(as_of=as_of, **sums)
+    cent = Decimal("0.01")
+    return AgedBalance(as_of=as_of, **{k: Decimal(v).quantize(cent) for k, v in sums.items()})
 
 
 # --- rendering --------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from levier.billing.choices import CreditReason, InvoiceStatus
 from levier.billing.models import CompanyProfile, Invoice
 from levier.billing.run import issue_drafts, run_billing
 from levier.billing.services import create_credit_note, issue_invoice
-from levier.catalog.choices import InvoicingMode
+from levier.catalog.choices import InvoicingMode, Unit
 from levier.collections.disputes import open_dispute, resolve_dispute
 from levier.contracts.models import Contract, IndexSeries, IndexValue
 from levier.contracts.services import (
@@ -165,11 +165,16 @@ class BillingHistory:
                     day += dt.timedelta(days=self.rng.randint(30, 90))
             elif line.mode == InvoicingMode.TIME_AND_MATERIALS:
                 month = first_of_month(start)
+                # Time is entered in days or hours; a flat fee sold on a T&M order (a
+                # migration package) is delivered once, the month the work starts.
+                timed = line.unit in (Unit.DAY, Unit.HOUR)
                 while add_months(month, 1) <= self.today and month < add_months(start, 9):
-                    days = Decimal(self.rng.randint(4, 19))
+                    days = Decimal(self.rng.randint(4, 19)) if timed else line.quantity
                     moment = self._at(add_months(month, 1) - ONE_DAY, 18)
                     with self.timeline.at(moment), clock(moment):
                         enter_time(actor=self.adv, line=line, month=month, quantity=days)
+                    if not timed:
+                        break
                     month = add_months(month, 1)
 
     def invoices(self, first_day: dt.date, progress: Progress) -> None:

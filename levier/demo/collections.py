@@ -65,6 +65,12 @@ HABITS = {
 # How long before the end of the history the accountant has not looked at proposals yet.
 FRESH_DAYS = 21
 DISPUTE_REASONS = ["quality", "price", "quantity", "not_delivered", "missing_po", "other"]
+# The story of the dashboard: payment delays improving over the last year, and a dispute
+# spike (wrong prices) on the invoices issued between 8 and 6 months ago.
+IMPROVEMENT_DAYS = 365
+SPIKE_FROM_DAYS, SPIKE_TO_DAYS = 240, 180
+SPIKE_RATE = 0.16
+SPIKE_REASONS = ["price", "price", "price", "quantity", "quality"]
 
 
 @dataclass
@@ -123,9 +129,10 @@ class CollectionsHistory:
         for pk, customer_id, due, issued in invoices:
             assert due is not None and issued is not None
             low, high = HABITS[self.habit[customer_id]][0]
-            day: dt.date = max(
-                issued + dt.timedelta(days=2), due + dt.timedelta(days=self.rng.randint(low, high))
-            )
+            late = self.rng.randint(low, high)
+            if late > 0:
+                late = round(late * self._lateness(due))
+            day: dt.date = max(issued + dt.timedelta(days=2), due + dt.timedelta(days=late))
             if pk in self.disputed:
                 day += dt.timedelta(days=30)
             roll = self.rng.random()
@@ -140,6 +147,20 @@ class CollectionsHistory:
             self.plans[day].append(plan)
             self.pay_day[pk] = day
 
+    def _lateness(self, due: dt.date) -> float:
+        """The demo's DSO story: late payers were much later before the company structured
+        its collections (reminders, statements, promises) a year ago; since then their delays
+        shrink steadily, to under a third of their habit today."""
+        days_ago = (self.today - due).days
+        if days_ago >= IMPROVEMENT_DAYS:
+            return 1.5
+        return 0.3 + 1.2 * max(days_ago, 0) / IMPROVEMENT_DAYS
+
+    def _in_spike(self, issued: dt.date) -> bool:
+        """Invoices of the two months after the yearly price revision were often wrong (an
+        old price list in the billing run): the dispute spike the dashboard shows."""
+        return SPIKE_FROM_DAYS >= (self.today - issued).days > SPIKE_TO_DAYS
+
     # -- disputes ---------------------------------------------------------------------
     def plan_disputes(self) -> None:
         """About 2.5 % more invoices disputed, beyond those the billing history settled by
@@ -152,7 +173,10 @@ class CollectionsHistory:
         )
         owners = [self.compta, self.adv, self.cast.users.get("adv2", self.adv)]
         for pk, issued in invoices:
-            if self.rng.random() >= 0.025 or issued is None:
+            if issued is None:
+                continue
+            spike = self._in_spike(issued)
+            if self.rng.random() >= (SPIKE_RATE if spike else 0.025):
                 continue
             opened = issued + dt.timedelta(days=self.rng.randint(5, 25))
             if opened > self.today:
@@ -160,7 +184,13 @@ class CollectionsHistory:
             resolved = opened + dt.timedelta(days=self.rng.randint(4, 40))
             self.disputed.add(pk)
             self.dispute_plans[opened].append(
-                (pk, opened, resolved, self.rng.choice(DISPUTE_REASONS), self.rng.choice(owners))
+                (
+                    pk,
+                    opened,
+                    resolved,
+                    self.rng.choice(SPIKE_REASONS if spike else DISPUTE_REASONS),
+                    self.rng.choice(owners),
+                )
             )
 
     def _disputes(self, days: list[dt.date]) -> None:

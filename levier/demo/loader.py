@@ -26,6 +26,7 @@ from levier.demo.company import (
 )
 from levier.demo.history import HistoryGenerator, status_counts, waiting_counts
 from levier.demo.timeline import Timeline, renumber_by_year
+from levier.kpis.history import backfill_snapshots
 from levier.sales.models import ApprovalStep, OrderEmail, Quote
 
 
@@ -46,6 +47,7 @@ class Summary:
     invoices: int = 0
     credit_notes: int = 0
     collections: dict[str, int] = field(default_factory=dict)
+    kpi_snapshots: int = 0
     logins: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -78,6 +80,8 @@ def load_demo(scale: Scale | None = None, progress: Progress = no_progress) -> S
     contracts, invoices, credit_notes = create_billing_history(cast, rng, timeline, progress)
     collections = create_collections_history(cast, rng, timeline, progress)
     timeline.apply()
+    # A year of Monday snapshots, so the dashboard's trends and sparklines have a history.
+    snapshots = backfill_snapshots(timezone.localdate(), weeks=52)
     quotes: dict[str, int] = {}
     for status in Quote.objects.values_list("status", flat=True):
         quotes[status] = quotes.get(status, 0) + 1
@@ -97,5 +101,6 @@ def load_demo(scale: Scale | None = None, progress: Progress = no_progress) -> S
         invoices=invoices,
         credit_notes=credit_notes,
         collections=collections,
+        kpi_snapshots=snapshots,
         logins=[(u.username, u.role) for u in cast.users.values()],
     )

@@ -179,6 +179,18 @@ def test_default_demo_counts() -> None:
     assert all(summary.orders[status] > 0 for status in OrderStatus.values)
     assert summary.orders[OrderStatus.VALIDATED] > 300
     assert set(summary.waiting) == {"adv", "comptabilite", "direction"}
+    # The dashboard's story: a year of Monday snapshots, a DSO that improves over the year
+    # and a dispute spike on the invoices of the spring.
+    from statistics import median
+
+    from levier.kpis.models import KpiSnapshot
+
+    assert summary.kpi_snapshots == 52
+    weeks = [s.figures for s in KpiSnapshot.objects.order_by("week_start")]
+    dso = [w["dso_simple"] for w in weeks]
+    assert median(dso[:8]) > median(dso[-8:]) + 5, dso
+    disputes = [w["dispute_rate"] for w in weeks]
+    assert max(disputes) > 2 * median(disputes), disputes
 
 
 def test_load_demo_refuses_outside_demo_mode(settings: Any) -> None:

@@ -122,6 +122,7 @@ class Command(BaseCommand):
             f"{summary.credit_notes} credit notes"
         )
         out("  collections: " + ", ".join(f"{k} {v}" for k, v in summary.collections.items()))
+        out(f"  {summary.kpi_snapshots} weekly KPI snapshots (the dashboard's last 52 weeks)")
         out(
             f"  {summary.approval_steps} approval steps, {summary.audit_events} audit events, "
             f"{summary.emails} confirmation emails logged ({held} held in memory, none sent)"
