@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from django.db.models import (
     Avg,
@@ -20,6 +21,7 @@ from django.db.models import (
     Min,
     OuterRef,
     Q,
+    QuerySet,
     Subquery,
     Sum,
     Value,
@@ -149,6 +151,23 @@ class DelayByMode:
     mean_days: Decimal | None  # one decimal
 
 
+def with_invoicing_mode(invoices: QuerySet[Invoice]) -> QuerySet[Any]:
+    """Annotate `mode`: how each invoice was billed (see `invoicing_delay_by_mode`)."""
+    first_contract_mode = (
+        InvoiceLine.objects.filter(invoice=OuterRef("pk"), contract_line__isnull=False)
+        .order_by("position", "pk")
+        .values("contract_line__mode")[:1]
+    )
+    return invoices.annotate(
+        mode=Coalesce(
+            Subquery(first_contract_mode, output_field=CharField()),
+            NullIf("order__invoicing_mode", Value("")),
+            Value(OTHER),
+            output_field=CharField(),
+        )
+    )
+
+
 def invoicing_delay_by_mode(as_of: dt.date, period_days: int) -> list[DelayByMode]:
     """Mean invoicing delay, max(0, issue date − billable date) in days, over the invoices
     issued in (as_of − period, as_of], per invoicing mode (one GROUP BY), in the order of
@@ -161,21 +180,8 @@ def invoicing_delay_by_mode(as_of: dt.date, period_days: int) -> list[DelayByMod
     is "other". The contract line comes first because it is the line's own rule, where an
     order's mode is a default for the whole order.
     """
-    first_contract_mode = (
-        InvoiceLine.objects.filter(invoice=OuterRef("pk"), contract_line__isnull=False)
-        .order_by("position", "pk")
-        .values("contract_line__mode")[:1]
-    )
     rows = (
-        with_invoicing_delay(invoices_issued(as_of, period_days))
-        .annotate(
-            mode=Coalesce(
-                Subquery(first_contract_mode, output_field=CharField()),
-                NullIf("order__invoicing_mode", Value("")),
-                Value(OTHER),
-                output_field=CharField(),
-            )
-        )
+        with_invoicing_mode(with_invoicing_delay(invoices_issued(as_of, period_days)))
         .order_by()
         .values("mode")
         .annotate(invoices=Count("pk"), mean=Avg("delay_days"))

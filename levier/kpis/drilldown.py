@@ -24,12 +24,14 @@ from django.utils.translation import gettext_lazy as _
 from levier.accounts.choices import Role
 from levier.billing.choices import CreditReason, DocumentKind, InvoiceStatus
 from levier.billing.models import Invoice
+from levier.catalog.choices import InvoicingMode
 from levier.collections.choices import DisputeReason
 from levier.collections.models import Dispute
 from levier.collections.statement import open_items
 from levier.contracts.cutoff import compute_cutoff
 from levier.contracts.models import Contract
 from levier.kpis import activity, collection, process
+from levier.kpis.breakdowns import OTHER, with_invoicing_mode
 from levier.kpis.sql import DaysBetween
 from levier.lib.errors import ValidationFailed
 
@@ -279,10 +281,24 @@ def _sales(as_of: dt.date, period: int, filters: Mapping[str, str]) -> DrillDown
 
 
 def _invoicing_delay(as_of: dt.date, period: int, filters: Mapping[str, str]) -> DrillDown:
-    invoices = activity.with_invoicing_delay(activity.invoices_issued(as_of, period))
+    invoices = with_invoicing_mode(
+        activity.with_invoicing_delay(activity.invoices_issued(as_of, period))
+    )
+    mode = (filters.get("mode") or "").strip()
+    if mode:
+        if mode not in (*InvoicingMode.values, OTHER):
+            raise ValidationFailed.on("mode", str(_("mode: not an invoicing mode")))
+        invoices = invoices.filter(mode=mode)
     invoices = _with_customer(invoices, _customer_filter(filters), "customer_id")
     invoices = invoices.select_related("customer").order_by("-delay_days", "issue_date", "pk")
-    fields = ("billable_on", "issue_date", "delay_days", "total_net")
+    labels = {**dict(InvoicingMode.choices), OTHER: _("Other")}
+    to_row = _invoice_row(("billable_on", "issue_date", "delay_days", "total_net"))
+
+    def row(invoice: Any) -> dict[str, Any]:
+        values = to_row(invoice)
+        values["mode"] = str(labels.get(invoice.mode, invoice.mode))
+        return values
+
     return DrillDown(
         "invoicing_delay",
         _("Invoicing delay"),
@@ -293,12 +309,13 @@ def _invoicing_delay(as_of: dt.date, period: int, filters: Mapping[str, str]) ->
         (
             NUMBER,
             CUSTOMER,
+            Column("mode", _("Invoicing mode"), "text"),
             Column("billable_on", _("Billable on"), "date"),
             ISSUED,
             Column("delay_days", _("Delay (days)"), "days"),
             TOTAL_HT,
         ),
-        Rows(invoices, _invoice_row(fields)),
+        Rows(invoices, row),
         _sum(invoices, F("total_net")),
         as_of,
         period,

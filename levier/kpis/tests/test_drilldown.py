@@ -125,3 +125,13 @@ def test_every_list_opens_on_an_empty_book(db: None) -> None:
     for key in DRILLDOWN_KEYS:
         listed = drilldown(key, AS_OF, 90, {})
         assert list(listed.rows) == [] and listed.total in (None, D("0.00")), key
+
+
+def test_invoicing_delay_lists_by_invoicing_mode(book: dict[str, Invoice]) -> None:
+    # The book's invoices are typed by hand: no contract, no order, so "other".
+    listed = drilldown("invoicing_delay", AS_OF, 90, {"mode": "other"})
+    assert len(listed.rows) == 4 and {row["mode"] for row in listed.rows} == {"Autre"}
+    assert len(drilldown("invoicing_delay", AS_OF, 90, {"mode": "recurring"}).rows) == 0
+    with pytest.raises(ValidationFailed) as refused:
+        drilldown("invoicing_delay", AS_OF, 90, {"mode": "barter"})
+    assert "mode" in refused.value.errors

@@ -437,6 +437,7 @@ def dashboard_context(params: Params) -> dict[str, Any]:
             "label": row.label,
             "invoices": row.invoices,
             "mean": fmt_value(row.mean_days, "days"),
+            "url": drill_url("invoicing_delay", params, mode=row.mode),
         }
         for row in delays
     ]
