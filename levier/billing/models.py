@@ -163,11 +163,27 @@ class Invoice(models.Model):
         indexes = [
             models.Index(fields=["customer", "status"]),
             models.Index(fields=["issue_date"]),
-            # Open items (matching, dunning, aged balance) without scanning settled invoices.
+            # Open items (matching, dunning, aged balance) without scanning settled invoices;
+            # issue date and open amount in the key too, so the ledger-wide aged balance and
+            # the cash forecast read the index alone (bench/kpis.py: 262 → 25 ms at 1M).
             models.Index(
-                fields=["customer", "due_date"],
+                fields=["customer", "due_date", "issue_date", "open_amount"],
                 condition=models.Q(status="issued", kind="invoice") & ~models.Q(open_amount=0),
                 name="open_items",
+            ),
+            # Invoices settled in a window (payment delay, the forecast's customer delays) and
+            # those settled after a past date (aged balance "as of"), read from the index.
+            models.Index(
+                fields=["settled_on", "due_date", "customer", "total_gross"],
+                condition=models.Q(status="issued", kind="invoice"),
+                name="settled_invoices",
+            ),
+            # Invoices issued in a period (sales, invoicing delay, credit-note, error and
+            # dispute rates), read from the index.
+            models.Index(
+                fields=["issue_date", "billable_on", "total_net", "total_gross", "id"],
+                condition=models.Q(status="issued", kind="invoice"),
+                name="invoices_issued_in_period",
             ),
         ]
 
@@ -226,6 +242,14 @@ class InvoiceLine(models.Model):
                 fields=["billing_key"],
                 condition=~models.Q(billing_key=""),
                 name="bill_each_contract_item_once",
+            )
+        ]
+        # Lines paying for a service period (PCA at a date: the periods ending after it).
+        indexes = [
+            models.Index(
+                fields=["period_end"],
+                condition=models.Q(period_start__isnull=False),
+                name="lines_with_service_period",
             )
         ]
 
