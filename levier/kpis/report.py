@@ -85,7 +85,7 @@ TOP_OVERDUE = 10
 # French, with the figure shown beside each (credit-note rate, PCA).
 HEADLINE_FR: dict[str, str] = {
     "invoicing_delay_days": "Délai moyen de facturation",
-    "invoice_error_rate": "Taux d'erreurs de facturation",
+    "invoice_error_rate": "Taux d'erreur de facturation",
     "dso_simple": "DSO (délai moyen de paiement clients)",
     "fae": "Factures à établir (FAE)",
     "dispute_rate": "Taux de litiges",
