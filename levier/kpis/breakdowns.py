@@ -9,6 +9,7 @@ most). Each returns small typed rows the dashboard prints and charts as they are
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -37,7 +38,8 @@ from levier.billing.models import Invoice, InvoiceLine
 from levier.catalog.choices import InvoicingMode
 from levier.collections.choices import DisputeReason, DisputeStatus, TaskStatus
 from levier.collections.models import CollectionTask, Dispute
-from levier.collections.statement import open_items
+from levier.collections.statement import open_parts
+from levier.customers.models import Customer
 from levier.kpis.activity import invoices_issued, with_invoicing_delay
 from levier.kpis.sql import one_decimal
 from levier.sales.choices import OrderStatus, QuoteStatus
@@ -75,34 +77,53 @@ class OverdueCustomer:
 
 
 def top_overdue_customers(as_of: dt.date, limit: int = 10) -> list[OverdueCustomer]:
-    """The customers owing the most overdue at `as_of`, largest first (one GROUP BY).
+    """The customers owing the most overdue at `as_of`, largest first.
 
-    Overdue = open at `as_of` (what was left that day: `open_items`) on an invoice due
-    before `as_of` (due on `as_of` is not late yet, as in the aged balance). A customer whose
-    overdue invoices net to zero or less (an overpayment to pay back) is left out.
+    Overdue = open at `as_of` (what was left that day) on an invoice due before `as_of` (due
+    on `as_of` is not late yet, as in the aged balance). A customer whose overdue invoices
+    net to zero or less (an overpayment to pay back) is left out. The amounts are summed per
+    customer in the database from `open_parts` (a GROUP BY per part, no subquery per
+    invoice); the first part holds the invoices themselves, hence their count and the
+    oldest due date.
     """
-    rows = (
-        open_items(None, as_of)
-        .filter(due_date__lt=as_of)
-        .values("customer_id", "customer__name")
-        .annotate(
-            overdue=Coalesce(Sum("open_at"), Value(ZERO), output_field=_AMOUNT),
-            invoices=Count("pk"),
-            oldest_due=Min("due_date"),
+    overdue: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    invoices: dict[int, tuple[int, dt.date]] = {}
+    for n, part in enumerate(open_parts(None, as_of)):
+        rows = (
+            part.filter(due__lt=as_of)
+            .order_by()
+            .values("debtor")
+            .annotate(
+                total=Sum("signed", output_field=_AMOUNT), count=Count("pk"), oldest=Min("due")
+            )
         )
-        .filter(overdue__gt=0)
-        .order_by("-overdue", "customer__name", "customer_id")[:limit]
+        for row in rows:
+            overdue[row["debtor"]] += Decimal(row["total"])
+            if n == 0:
+                invoices[row["debtor"]] = (row["count"], row["oldest"])
+    top = sorted(
+        (
+            (amount, debtor)
+            for debtor, amount in overdue.items()
+            if amount > 0 and debtor in invoices
+        ),
+        key=lambda pair: (-pair[0], pair[1]),
+    )[:limit]
+    names = dict(
+        Customer.objects.filter(pk__in=[debtor for _amount, debtor in top]).values_list(
+            "pk", "name"
+        )
     )
     return [
         OverdueCustomer(
-            customer_id=row["customer_id"],
-            name=row["customer__name"],
-            overdue=Decimal(row["overdue"]).quantize(CENT),
-            invoices=row["invoices"],
-            oldest_due=row["oldest_due"],
-            days_late=(as_of - row["oldest_due"]).days,
+            customer_id=debtor,
+            name=names[debtor],
+            overdue=amount.quantize(CENT),
+            invoices=invoices[debtor][0],
+            oldest_due=invoices[debtor][1],
+            days_late=(as_of - invoices[debtor][1]).days,
         )
-        for row in rows
+        for amount, debtor in top
     ]
 
 

@@ -11,6 +11,7 @@ import pytest
 from django.core import mail
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from pypdf import PdfReader
 
 from levier.accounts.models import User
@@ -63,15 +64,22 @@ def test_the_aged_balance_buckets_sum_to_the_open_total(adv: User, compta: User)
     assert aged.overdue == Decimal("9100.00")
 
 
-def test_the_aged_balance_is_one_query(adv: User) -> None:
+def test_the_aged_balance_takes_a_fixed_number_of_queries(adv: User) -> None:
+    # Today: one query on the kept open amounts; a past date: three aggregates (invoices,
+    # credit notes, payments), whatever the number of invoices.
     buyer = customer()
     invoices_due(adv, [(buyer, days_before(RUN, late), "1000") for late in (5, 50)])
-
-    with CaptureQueriesContext(connection) as queries:
+    with CaptureQueriesContext(connection) as today:
+        aged_balance(buyer, timezone.localdate())
+    with CaptureQueriesContext(connection) as past:
+        aged_balance(buyer, RUN)
+    invoices_due(adv, [(buyer, days_before(RUN, 4), "100")] * 10)  # numbers follow dates
+    with CaptureQueriesContext(connection) as past_with_more:
         aged_balance(buyer, RUN)
 
-    assert len(queries) == 1
-    assert "CASE WHEN" in queries[0]["sql"].upper()
+    assert len(today) == 1
+    assert len(past) == len(past_with_more) == 3
+    assert all("CASE WHEN" in query["sql"].upper() for query in past.captured_queries)
 
 
 def test_the_ledger_aged_balance_covers_every_customer(adv: User) -> None:
