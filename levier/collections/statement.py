@@ -138,11 +138,14 @@ def open_items(customer: Customer | None, as_of: dt.date) -> QuerySet[Invoice]:
         invoices = invoices.filter(customer=customer)
     if as_of >= timezone.localdate():
         return invoices.exclude(open_amount=0).annotate(open_at=F("open_amount"))
-    # An invoice settled on or before the date owed nothing that day: `settled_on` is the
-    # first day its credit notes and payments covered it, and nothing is ever allocated or
-    # credited beyond what is left. Leaving those out first spares the two subqueries below
-    # for the (many) invoices long paid.
-    invoices = invoices.filter(Q(settled_on__isnull=True) | Q(settled_on__gt=as_of))
+    # An invoice settled on or before the date owed nothing that day (`settled_on` is the
+    # first day its credit notes and payments covered it), unless it was credited after it
+    # was paid: then it owes the customer money back (a negative open amount), today as on
+    # any later day. Leaving the others out spares the subqueries below for the (many)
+    # invoices long paid.
+    invoices = invoices.filter(
+        Q(settled_on__isnull=True) | Q(settled_on__gt=as_of) | Q(open_amount__lt=0)
+    )
     credited = (
         Invoice.objects.filter(
             credited_invoice=OuterRef("pk"),
@@ -186,7 +189,8 @@ def open_parts(customer: Customer | None, as_of: dt.date) -> list[QuerySet[Any]]
     customer, forecast week…) with plain joins and GROUP BY, so a ledger of a million
     invoices is a few index scans, not a subquery per invoice as `open_items` needs to show
     each invoice's own amount. Invoices settled on or before the date are left out: they
-    owed nothing that day (`Invoice.settled_on` is the first day they were covered).
+    owed nothing that day (`Invoice.settled_on` is the first day they were covered) — unless
+    credited after they were paid, which leaves them owing money back.
     """
     issued = {"status": InvoiceStatus.ISSUED, "kind": DocumentKind.INVOICE}
     if as_of >= timezone.localdate():
@@ -196,17 +200,21 @@ def open_parts(customer: Customer | None, as_of: dt.date) -> list[QuerySet[Any]]
         return [
             current.annotate(due=F("due_date"), debtor=F("customer_id"), signed=F("open_amount"))
         ]
-    unsettled = Q(settled_on__isnull=True) | Q(settled_on__gt=as_of)
-    invoices = Invoice.objects.filter(unsettled, issue_date__lte=as_of, **issued)
 
-    def of_invoice(prefix: str) -> Q:
+    def of_invoice(prefix: str = "") -> Q:
+        """Issued by then and not settled by then, or credited after it was paid (a negative
+        open amount: money owed back, counted in the receivables as kpis.md sums them)."""
+        at = f"{prefix}__" if prefix else ""
         return Q(
-            **{f"{prefix}__{name}": value for name, value in issued.items()},
-            **{f"{prefix}__issue_date__lte": as_of},
+            **{f"{at}{name}": value for name, value in issued.items()},
+            **{f"{at}issue_date__lte": as_of},
         ) & (
-            Q(**{f"{prefix}__settled_on__isnull": True}) | Q(**{f"{prefix}__settled_on__gt": as_of})
+            Q(**{f"{at}settled_on__isnull": True})
+            | Q(**{f"{at}settled_on__gt": as_of})
+            | Q(**{f"{at}open_amount__lt": 0})
         )
 
+    invoices = Invoice.objects.filter(of_invoice())
     credits = Invoice.objects.filter(
         of_invoice("credited_invoice"),
         status=InvoiceStatus.ISSUED,

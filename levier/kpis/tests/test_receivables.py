@@ -140,3 +140,27 @@ def test_the_aged_balance_buckets_sum_to_the_receivables_at_any_date(
     aged = aged_balance(None, as_of)
     buckets = aged.not_due + aged.days_1_30 + aged.days_31_60 + aged.days_61_90 + aged.over_90
     assert buckets == aged.total == receivables(as_of)
+
+
+def test_an_invoice_credited_after_it_was_paid_owes_money_back_at_later_dates(
+    adv: User, compta: User
+) -> None:
+    from levier.collections.statement import aged_balance
+
+    customer = CustomerFactory()
+    invoice = issued_invoice(adv, customer, net="1000", issue_date=dt.date(2025, 10, 1))
+    paid = payment(compta, customer, "1200.00", received_on=dt.date(2025, 10, 20))
+    allocate_payment(actor=compta, payment=paid, portions=[Portion(invoice.pk, D("1200"))])
+    note = create_credit_note(
+        actor=adv,
+        invoice=invoice,
+        reason=CreditReason.COMMERCIAL_GESTURE,
+        lines=[{"description": "Geste", "quantity": "1", "unit_price": "100", "vat_rate": "20"}],
+    )
+    issue_invoice(actor=adv, invoice=note, issue_date=dt.date(2025, 11, 5))
+    # Settled on 20/10; from 05/11 the customer is owed 120 back: AR counts it.
+    assert receivables(dt.date(2025, 10, 25)) == D("0.00")
+    assert receivables(dt.date(2025, 11, 10)) == D("-120.00")
+    assert aged_balance(None, dt.date(2025, 10, 25)).total == D("0.00")
+    assert aged_balance(None, dt.date(2025, 11, 10)).total == D("-120.00")
+    assert aged_balance(customer, dt.date(2025, 11, 10)).total == D("-120.00")
