@@ -471,10 +471,15 @@ def closing_entries(
     return entries
 
 
-def compute_cutoff(as_of: dt.date) -> Cutoff:
-    """FAE, PCA, invoiced and earned per contract at `as_of`, with the closing entries."""
+def compute_cutoff(as_of: dt.date, *, with_invoiced: bool = True) -> Cutoff:
+    """FAE, PCA, invoiced and earned per contract at `as_of`, with the closing entries.
+
+    `with_invoiced=False` leaves out what was invoiced per contract (and so `earned`, which
+    then reads as FAE − PCA floored at zero): the FAE and PCA do not depend on it, and it is
+    the one query that reads every issued line — what the KPIs need is the totals."""
     figures: defaultdict[int | None, _Figures] = defaultdict(_Figures)
-    _invoiced(as_of, figures)
+    if with_invoiced:
+        _invoiced(as_of, figures)
     _pca(as_of, figures)
     contracts = _load_contracts(as_of, list(figures))
     _fae(as_of, contracts, figures)
