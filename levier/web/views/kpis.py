@@ -520,7 +520,6 @@ def dashboard_context(params: Params) -> dict[str, Any]:
         "reasons_url": drill_url("disputes_opened", params),
         "delays": delay_rows,
         "delays_chart": delays_chart,
-        "delays_url": drill_url("invoicing_delay", params),
         "validation_median": fmt_value(figures.order_validation_hours_median, "hours"),
         "validation_p90": fmt_value(figures.order_validation_hours_p90, "hours"),
         "validation_url": drill_url("order_validation", params),
