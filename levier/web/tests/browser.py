@@ -58,3 +58,17 @@ def browser(tmp_path: Path) -> Iterator[Any]:
         yield driver
     finally:
         driver.quit()
+
+
+def log_in(driver: Any, base_url: str, username: str, password: str, wait: int = 30) -> None:
+    """Sign in through the login page and wait for the signed-in header."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get(f"{base_url}/login/")
+    driver.find_element(By.ID, "id_username").send_keys(username)
+    driver.find_element(By.ID, "id_password").send_keys(password)
+    driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    WebDriverWait(driver, wait).until(ec.presence_of_element_located((By.CSS_SELECTOR, ".who")))
+    assert username in driver.find_element(By.CSS_SELECTOR, ".who").text

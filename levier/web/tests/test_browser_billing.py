@@ -25,7 +25,7 @@ from levier.billing.models import BillingRun, Invoice
 from levier.billing.tests.factories import complete_company_profile
 from levier.contracts.tests.factories import contract_line, make_contract
 from levier.customers.tests.factories import CustomerFactory
-from levier.web.tests.browser import MARKS
+from levier.web.tests.browser import MARKS, log_in
 
 webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.common.by import By  # noqa: E402
@@ -43,14 +43,6 @@ pytestmark = [
         reason="issued invoices cannot be deleted by the SQLite flush; runs on PostgreSQL in CI",
     ),
 ]
-
-
-def log_in(driver: Any, base_url: str, user: User) -> None:
-    driver.get(f"{base_url}/login/")
-    driver.find_element(By.ID, "id_username").send_keys(user.username)
-    driver.find_element(By.ID, "id_password").send_keys(PASSWORD)
-    driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-    WebDriverWait(driver, WAIT).until(ec.presence_of_element_located((By.CSS_SELECTOR, ".who")))
 
 
 def fetch_with_session(driver: Any, url: str) -> tuple[int, dict[str, str], bytes]:
@@ -78,7 +70,7 @@ def test_adv_runs_billing_issues_the_drafts_and_downloads_the_invoice_pdf(
     )
     base = live_server.url
     wait = WebDriverWait(browser, WAIT)
-    log_in(browser, base, adv)
+    log_in(browser, base, adv.username, PASSWORD)
 
     # when: ADV previews the run for the date, then creates the drafts
     browser.get(f"{base}/billing/run/")

@@ -29,7 +29,7 @@ from levier.collections.payments import Portion, allocate_payment
 from levier.collections.tests.factories import issued_invoice, payment
 from levier.customers.tests.factories import CustomerFactory
 from levier.kpis.services import HEADLINE
-from levier.web.tests.browser import MARKS
+from levier.web.tests.browser import MARKS, log_in
 
 webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.common.by import By  # noqa: E402
@@ -46,15 +46,6 @@ pytestmark = [
         reason="issued invoices cannot be deleted by the SQLite flush; runs on PostgreSQL in CI",
     ),
 ]
-
-
-def log_in(driver: Any, base_url: str, user: User) -> None:
-    driver.get(f"{base_url}/login/")
-    driver.find_element(By.ID, "id_username").send_keys(user.username)
-    driver.find_element(By.ID, "id_password").send_keys(PASSWORD)
-    driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-    WebDriverWait(driver, WAIT).until(ec.presence_of_element_located((By.CSS_SELECTOR, ".who")))
-    assert user.username in driver.find_element(By.CSS_SELECTOR, ".who").text
 
 
 def wait_for_file(path: Path, timeout: float = WAIT) -> bytes:
@@ -92,7 +83,7 @@ def test_direction_opens_the_dashboard_drills_into_the_dso_and_exports_the_list(
     wait = WebDriverWait(browser, WAIT)
 
     # when: Direction signs in, its home is the dashboard
-    log_in(browser, base, direction)
+    log_in(browser, base, direction.username, PASSWORD)
     wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, ".kpi-cards")))
     for headline in HEADLINE:
         value = browser.find_element(

@@ -18,7 +18,7 @@ from levier.customers.tests.factories import CustomerFactory
 from levier.lib.testing.smtp import smtp_server  # noqa: F401 (fixture)
 from levier.sales.choices import OrderStatus, SendStatus
 from levier.sales.models import ApprovalRule, Order
-from levier.web.tests.browser import MARKS
+from levier.web.tests.browser import MARKS, log_in
 
 webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.common.by import By  # noqa: E402
@@ -31,15 +31,6 @@ WAIT = 20
 pytestmark = [
     *MARKS,
 ]
-
-
-def log_in(driver: Any, base_url: str, user: User) -> None:
-    driver.get(f"{base_url}/login/")
-    driver.find_element(By.ID, "id_username").send_keys(user.username)
-    driver.find_element(By.ID, "id_password").send_keys(PASSWORD)
-    driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-    WebDriverWait(driver, WAIT).until(ec.presence_of_element_located((By.CSS_SELECTOR, ".who")))
-    assert user.username in driver.find_element(By.CSS_SELECTOR, ".who").text
 
 
 def log_out(driver: Any) -> None:
@@ -85,7 +76,7 @@ def test_big_order_goes_through_adv_and_direction_then_is_confirmed_by_email(
     wait = WebDriverWait(browser, WAIT)
 
     # when: the sales rep creates the order (live totals computed by the server) and submits it
-    log_in(browser, base, users[Role.COMMERCIAL])
+    log_in(browser, base, users[Role.COMMERCIAL].username, PASSWORD)
     browser.get(f"{base}/orders/new/")
     browser.find_element(By.ID, "id_customer_q").send_keys("Navigateur")
     wait.until(
@@ -113,11 +104,11 @@ def test_big_order_goes_through_adv_and_direction_then_is_confirmed_by_email(
     log_out(browser)
 
     # ADV checks it from the worklist, then Direction
-    log_in(browser, base, users[Role.ADV])
+    log_in(browser, base, users[Role.ADV].username, PASSWORD)
     open_from_worklist(browser, base, order)
     approve(browser, "PO et SIRET vérifiés")
     log_out(browser)
-    log_in(browser, base, users[Role.DIRECTION])
+    log_in(browser, base, users[Role.DIRECTION].username, PASSWORD)
     open_from_worklist(browser, base, order)
     approve(browser, "Client stratégique, OK")
 

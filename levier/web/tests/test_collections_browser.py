@@ -32,7 +32,7 @@ from levier.collections.tests.dunning_factories import customer, default_scenari
 from levier.lib.identifiers import creditor_reference
 from levier.lib.testing.smtp import SmtpServer
 from levier.lib.testing.smtp import smtp_server as smtp_server
-from levier.web.tests.browser import MARKS
+from levier.web.tests.browser import MARKS, log_in
 
 webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.common.by import By  # noqa: E402
@@ -49,14 +49,6 @@ pytestmark = [
         reason="issued invoices cannot be deleted by the SQLite flush; runs on PostgreSQL in CI",
     ),
 ]
-
-
-def log_in(driver: Any, base_url: str, user: User) -> None:
-    driver.get(f"{base_url}/login/")
-    driver.find_element(By.ID, "id_username").send_keys(user.username)
-    driver.find_element(By.ID, "id_password").send_keys(PASSWORD)
-    driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-    WebDriverWait(driver, WAIT).until(ec.presence_of_element_located((By.CSS_SELECTOR, ".who")))
 
 
 def statement(*entries: str) -> bytes:
@@ -115,7 +107,7 @@ def test_accounting_imports_confirms_a_proposal_and_sends_a_reminder(
     )
     base = live_server.url
     wait = WebDriverWait(browser, WAIT)
-    log_in(browser, base, compta)
+    log_in(browser, base, compta.username, PASSWORD)
 
     # when: Comptabilité uploads the statement
     browser.get(f"{base}/collections/statements/")
