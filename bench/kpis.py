@@ -1241,6 +1241,11 @@ def explain(sql: str, params: Any, analyze: bool = True) -> str:
 
 
 # --- proposed rewrites, measured beside the current code (scratch copies, PostgreSQL) ---------
+# Written against the code before 823ac6a (open amounts at a past date summed from their
+# parts). Still telling: the forecast as one query, FAE/PCA without `_invoiced`, and the
+# restriction `open_amount ≠ 0 or settled after d`, which keeps the invoices paid then
+# credited (negative at d) that `settled_on IS NULL OR settled_on > d` leaves out: the
+# "proposed vs reference" check compares AR(d) with AR from the facts.
 
 
 def proposed_open_at(customer_id: int | None, as_of: dt.date) -> Any:
