@@ -183,58 +183,49 @@ def open_parts(customer: Customer | None, as_of: dt.date) -> list[QuerySet[Any]]
     row annotated with `due` (the invoice's due date), `debtor` (its customer's id) and
     `signed` (what it adds to the open amount).
 
-    Today, one part: the open invoices with their kept open amount. At a past date, three:
-    the invoices not settled by then (their total), less the credit notes issued on them by
-    then, less the payments received for them by then. Summed per group (due date bucket,
-    customer, forecast week…) with plain joins and GROUP BY, so a ledger of a million
-    invoices is a few index scans, not a subquery per invoice as `open_items` needs to show
-    each invoice's own amount. Invoices settled on or before the date are left out: they
-    owed nothing that day (`Invoice.settled_on` is the first day they were covered) — unless
-    credited after they were paid, which leaves them owing money back.
+    Counted backwards from today: what an invoice owed on a past day is what it owes now
+    (`Invoice.open_amount`, kept exact by `levier.collections.balances`) plus the credit
+    notes issued and the payments received since. So three parts: the invoices issued by
+    then with something open now, the credit notes issued after the date on invoices issued
+    by then, the payments received after it for them. The first reads the open-items index
+    alone; the other two only what happened since the date, so the recent past (last week,
+    the start of the quarter) costs little whatever the size of the ledger; no subquery per
+    invoice as `open_items` needs to show each invoice's own amount. Today, only the first.
     """
     issued = {"status": InvoiceStatus.ISSUED, "kind": DocumentKind.INVOICE}
+    # The same condition as the partial index "open_items" (billing.Invoice.Meta).
+    now_open = Invoice.objects.filter(~Q(open_amount=0), issue_date__lte=as_of, **issued)
+    if customer is not None:
+        now_open = now_open.filter(customer=customer)
+    parts = [now_open.annotate(due=F("due_date"), debtor=F("customer_id"), signed=F("open_amount"))]
     if as_of >= timezone.localdate():
-        current = Invoice.objects.filter(issue_date__lte=as_of, **issued).exclude(open_amount=0)
-        if customer is not None:
-            current = current.filter(customer=customer)
-        return [
-            current.annotate(due=F("due_date"), debtor=F("customer_id"), signed=F("open_amount"))
-        ]
+        return parts
 
-    def of_invoice(prefix: str = "") -> Q:
-        """Issued by then and not settled by then, or credited after it was paid (a negative
-        open amount: money owed back, counted in the receivables as kpis.md sums them)."""
-        at = f"{prefix}__" if prefix else ""
+    def of_invoice(prefix: str) -> Q:
         return Q(
-            **{f"{at}{name}": value for name, value in issued.items()},
-            **{f"{at}issue_date__lte": as_of},
-        ) & (
-            Q(**{f"{at}settled_on__isnull": True})
-            | Q(**{f"{at}settled_on__gt": as_of})
-            | Q(**{f"{at}open_amount__lt": 0})
+            **{f"{prefix}__{name}": value for name, value in issued.items()},
+            **{f"{prefix}__issue_date__lte": as_of},
         )
 
-    invoices = Invoice.objects.filter(of_invoice())
-    credits = Invoice.objects.filter(
+    credited_since = Invoice.objects.filter(
         of_invoice("credited_invoice"),
         status=InvoiceStatus.ISSUED,
         kind=DocumentKind.CREDIT_NOTE,
-        issue_date__lte=as_of,
+        issue_date__gt=as_of,
     )
-    paid = Allocation.objects.filter(of_invoice("invoice"), payment__received_on__lte=as_of)
+    paid_since = Allocation.objects.filter(of_invoice("invoice"), payment__received_on__gt=as_of)
     if customer is not None:
-        invoices = invoices.filter(customer=customer)
-        credits = credits.filter(credited_invoice__customer=customer)
-        paid = paid.filter(invoice__customer=customer)
+        credited_since = credited_since.filter(credited_invoice__customer=customer)
+        paid_since = paid_since.filter(invoice__customer=customer)
     return [
-        invoices.annotate(due=F("due_date"), debtor=F("customer_id"), signed=F("total_gross")),
-        credits.annotate(
+        *parts,
+        credited_since.annotate(
             due=F("credited_invoice__due_date"),
             debtor=F("credited_invoice__customer_id"),
-            signed=-F("total_gross"),
+            signed=F("total_gross"),
         ),
-        paid.annotate(
-            due=F("invoice__due_date"), debtor=F("invoice__customer_id"), signed=-F("amount")
+        paid_since.annotate(
+            due=F("invoice__due_date"), debtor=F("invoice__customer_id"), signed=F("amount")
         ),
     ]
 

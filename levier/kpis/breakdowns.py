@@ -38,8 +38,7 @@ from levier.billing.models import Invoice, InvoiceLine
 from levier.catalog.choices import InvoicingMode
 from levier.collections.choices import DisputeReason, DisputeStatus, TaskStatus
 from levier.collections.models import CollectionTask, Dispute
-from levier.collections.statement import open_parts
-from levier.customers.models import Customer
+from levier.collections.statement import open_items, open_parts
 from levier.kpis.activity import invoices_issued, with_invoicing_delay
 from levier.kpis.sql import one_decimal
 from levier.sales.choices import OrderStatus, QuoteStatus
@@ -82,48 +81,44 @@ def top_overdue_customers(as_of: dt.date, limit: int = 10) -> list[OverdueCustom
     Overdue = open at `as_of` (what was left that day) on an invoice due before `as_of` (due
     on `as_of` is not late yet, as in the aged balance). A customer whose overdue invoices
     net to zero or less (an overpayment to pay back) is left out. The amounts are summed per
-    customer in the database from `open_parts` (a GROUP BY per part, no subquery per
-    invoice); the first part holds the invoices themselves, hence their count and the
-    oldest due date.
+    customer for the whole ledger from `open_parts` (a GROUP BY per part, no subquery per
+    invoice); the count of invoices and the oldest due date are then read for the ten
+    customers kept only, invoice by invoice (`open_items`).
     """
     overdue: dict[int, Decimal] = defaultdict(lambda: ZERO)
-    invoices: dict[int, tuple[int, dt.date]] = {}
-    for n, part in enumerate(open_parts(None, as_of)):
+    for part in open_parts(None, as_of):
         rows = (
             part.filter(due__lt=as_of)
             .order_by()
-            .values("debtor")
-            .annotate(
-                total=Sum("signed", output_field=_AMOUNT), count=Count("pk"), oldest=Min("due")
-            )
+            .values_list("debtor")
+            .annotate(total=Sum("signed", output_field=_AMOUNT))
         )
-        for row in rows:
-            overdue[row["debtor"]] += Decimal(row["total"])
-            if n == 0:
-                invoices[row["debtor"]] = (row["count"], row["oldest"])
+        for debtor, total in rows:
+            overdue[debtor] += Decimal(total)
     top = sorted(
-        (
-            (amount, debtor)
-            for debtor, amount in overdue.items()
-            if amount > 0 and debtor in invoices
-        ),
+        ((amount, debtor) for debtor, amount in overdue.items() if amount > 0),
         key=lambda pair: (-pair[0], pair[1]),
     )[:limit]
-    names = dict(
-        Customer.objects.filter(pk__in=[debtor for _amount, debtor in top]).values_list(
-            "pk", "name"
-        )
-    )
+    kept = [debtor for _amount, debtor in top]
+    details = {
+        row["customer_id"]: row
+        for row in open_items(None, as_of)
+        .filter(customer_id__in=kept, due_date__lt=as_of)
+        .order_by()
+        .values("customer_id", "customer__name")
+        .annotate(count=Count("pk"), oldest=Min("due_date"))
+    }
     return [
         OverdueCustomer(
             customer_id=debtor,
-            name=names[debtor],
+            name=details[debtor]["customer__name"],
             overdue=amount.quantize(CENT),
-            invoices=invoices[debtor][0],
-            oldest_due=invoices[debtor][1],
-            days_late=(as_of - invoices[debtor][1]).days,
+            invoices=details[debtor]["count"],
+            oldest_due=details[debtor]["oldest"],
+            days_late=(as_of - details[debtor]["oldest"]).days,
         )
         for amount, debtor in top
+        if debtor in details
     ]
 
 
