@@ -174,9 +174,12 @@ class KeptDatabase(BenchDatabase):
         if not self.keep:
             super().__exit__(*exc)
             return
+        import shutil
+
         from django.db import connections
 
         connections.close_all()
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 # ---------------------------------------------------------------------------------------------
