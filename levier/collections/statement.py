@@ -237,7 +237,8 @@ def sum_open_parts(parts: list[QuerySet[Any]], **sums: Any) -> dict[str, Decimal
         for name, value in part.aggregate(**sums).items():
             totals[name] += Decimal(value or 0)
     cent = Decimal("0.01")
-    return {name: total.quantize(cent) for name, total in totals.items()}
+    # + ZERO: SQLite sums in floats, and -1e-12 must not print as « -0,00 € ».
+    return {name: total.quantize(cent) + ZERO for name, total in totals.items()}
 
 
 def open_at(invoice: Invoice) -> Decimal:

@@ -69,11 +69,12 @@ def _compute(as_of: dt.date, period_days: int) -> KpiFigures:
     cycle = process.order_validation_time(as_of, period_days)
     forecast = collection.cash_forecast(as_of)
     overdue = aged.total - aged.not_due
+    sales = sales_ttc(as_of - dt.timedelta(days=period_days), as_of)
     return KpiFigures(
         as_of=as_of,
         period_days=period_days,
         receivables_ttc=aged.total,
-        sales_ttc_period=sales_ttc(as_of - dt.timedelta(days=period_days), as_of),
+        sales_ttc_period=sales,
         dso_simple=dso_simple(as_of, period_days, aged.total),
         dso_countback=dso_countback(as_of, aged.total),
         invoicing_delay_days=delay,
@@ -102,7 +103,7 @@ def _compute(as_of: dt.date, period_days: int) -> KpiFigures:
         ),
         average_payment_delay_days=payment_delay,
         average_payment_delay_days_weighted=payment_delay_weighted,
-        cei=collection.cei(as_of, period_days),
+        cei=collection.cei(as_of, period_days, sales=sales, aged=aged),
         order_validation_hours_median=cycle.median_hours,
         order_validation_hours_p90=cycle.p90_hours,
         cash_forecast=[ForecastWeek(monday, amount) for monday, amount in forecast.weeks],
