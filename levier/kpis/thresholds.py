@@ -363,30 +363,25 @@ def save_threshold(
             )
             % {"amber": amber_value},
         )
-    row = KpiThreshold.objects.select_for_update().filter(key=key).first()
-    verb = Verb.UPDATE
-    if row is None:
-        current = threshold_for(key)
-        assert current is not None
-        before: dict[str, object] = {
-            "amber": _plain(current.amber),
-            "red": _plain(current.red),
-            "higher_is_better": current.higher_is_better,
-        }
-        row, verb = KpiThreshold(key=key), Verb.CREATE
-    else:
-        before = snapshot(row, ["amber", "red", "higher_is_better"])
-    row.amber, row.red, row.higher_is_better = amber_value, red_value, higher_is_better
-    row.updated_by = actor
-    row.save()
-    _record(actor, row, before, verb)
-    return _threshold(key, row)
+    return _store(actor, key, amber_value, red_value, higher_is_better)
 
 
 @transaction.atomic
 def clear_threshold(*, actor: User, key: str) -> Threshold:
     """No status for this figure (its card shows the value alone). Audited."""
     require(actor, Action.MANAGE_KPI_SETTINGS)
+    return _store(actor, key, None, None, higher_is_better=None)
+
+
+def _store(
+    actor: User,
+    key: str,
+    amber: Decimal | None,
+    red: Decimal | None,
+    higher_is_better: bool | None,
+) -> Threshold:
+    """Write the figure's row (created from its default when there is none) and audit the
+    change. `higher_is_better=None` keeps the direction in force."""
     spec = _known(key)
     row = KpiThreshold.objects.select_for_update().filter(key=key).first()
     if row is None:
@@ -398,7 +393,9 @@ def clear_threshold(*, actor: User, key: str) -> Threshold:
         row, verb = KpiThreshold(key=key, higher_is_better=spec.higher_is_better), Verb.CREATE
     else:
         before, verb = snapshot(row, ["amber", "red", "higher_is_better"]), Verb.UPDATE
-    row.amber = row.red = None
+    row.amber, row.red = amber, red
+    if higher_is_better is not None:
+        row.higher_is_better = higher_is_better
     row.updated_by = actor
     row.save()
     _record(actor, row, before, verb)
