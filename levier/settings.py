@@ -161,6 +161,7 @@ INSTALLED_APPS = [
     "levier.collections",
     "levier.integrations",
     "levier.kpis",
+    "levier.advaudit",
     "levier.demo",
     "levier.web",
 ]
