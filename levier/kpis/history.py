@@ -154,6 +154,8 @@ def value_of(figures: Mapping[str, Any], key: str) -> Decimal | None:
         value = value.get(part)
     if value is None or isinstance(value, bool):
         return None
+    if isinstance(value, Decimal):  # `compute_headline`'s figures, not yet JSON
+        return value
     if isinstance(value, int | float | str):
         try:
             return Decimal(str(value))

@@ -9,6 +9,8 @@ see the modules it calls.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -45,18 +47,46 @@ HEADLINE: tuple[Headline, ...] = (
 )
 
 
+def _check_period(period_days: int) -> None:
+    if not 1 <= period_days <= MAX_PERIOD_DAYS:
+        raise ValueError(f"period_days must be between 1 and {MAX_PERIOD_DAYS}")
+
+
+@contextmanager
+def _without_jit() -> Iterator[None]:
+    """A read-only transaction with PostgreSQL's JIT off: it compiles these one-off
+    aggregates for longer than they run (bench/kpis.py: ×1.5 to ×3 slower with it on)."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL jit = off")
+        yield
+
+
 def compute_kpis(as_of: dt.date, period_days: int = DEFAULT_PERIOD_DAYS) -> KpiFigures:
     """All the figures of kpis.md at `as_of`, the period ones over (as_of − period_days,
     as_of]."""
-    if not 1 <= period_days <= MAX_PERIOD_DAYS:
-        raise ValueError(f"period_days must be between 1 and {MAX_PERIOD_DAYS}")
-    with transaction.atomic():
-        if connection.vendor == "postgresql":
-            # PostgreSQL's JIT compiles these one-off aggregates for longer than they run
-            # (bench/kpis.py: ×1.5 to ×3 slower with it on); off for this transaction only.
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL jit = off")
+    _check_period(period_days)
+    with _without_jit():
         return _compute(as_of, period_days)
+
+
+def compute_headline(
+    as_of: dt.date, period_days: int = DEFAULT_PERIOD_DAYS
+) -> dict[str, Decimal | None]:
+    """Only the five headline figures at `as_of` (`HEADLINE` keys): what a card compares
+    with when no weekly snapshot holds last week's figures, at about a third of the cost
+    of `compute_kpis` (no aged balance, forecast, CEI, payment delays nor process times)."""
+    _check_period(period_days)
+    with _without_jit():
+        delay, _weighted = activity.invoicing_delay(as_of, period_days)
+        return {
+            "invoicing_delay_days": delay,
+            "invoice_error_rate": activity.invoice_error_rate(as_of, period_days),
+            "dso_simple": dso_simple(as_of, period_days),
+            "fae": compute_cutoff(as_of, with_invoiced=False).fae,
+            "dispute_rate": activity.dispute_rate(as_of, period_days),
+        }
 
 
 def _compute(as_of: dt.date, period_days: int) -> KpiFigures:

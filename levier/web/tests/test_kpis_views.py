@@ -23,7 +23,7 @@ from levier.customers.tests.factories import CustomerFactory
 from levier.kpis.drilldown import DRILLDOWN_KEYS, Column, DrillDown
 from levier.kpis.history import figures_date
 from levier.kpis.models import KpiSnapshot
-from levier.kpis.services import HEADLINE, compute_kpis
+from levier.kpis.services import HEADLINE, compute_headline, compute_kpis
 from levier.kpis.thresholds import status_of
 from levier.web.views import kpis as views
 
@@ -175,18 +175,79 @@ def test_the_direction_home_is_the_dashboard_with_the_orders_awaiting_its_approv
     assert 'class="kpi-cards"' not in html_of(client_for(adv).get("/"))
 
 
-def test_the_dashboard_computes_the_figures_at_most_twice(
+def test_without_snapshots_the_dashboard_computes_last_weeks_headline_only(
     direction: User, books: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    calls: list[tuple[dt.date, int]] = []
+    full: list[tuple[dt.date, int]] = []
+    headline: list[tuple[dt.date, int]] = []
 
     def counting(as_of: dt.date, period_days: int = 90) -> Any:
-        calls.append((as_of, period_days))
+        full.append((as_of, period_days))
         return compute_kpis(as_of, period_days)
 
+    def counting_headline(as_of: dt.date, period_days: int = 90) -> Any:
+        headline.append((as_of, period_days))
+        return compute_headline(as_of, period_days)
+
     monkeypatch.setattr(views, "compute_kpis", counting)
-    html_of(client_for(direction).get(DASHBOARD, {"as_of": "2026-11-01", "period_days": "90"}))
-    assert calls == [(dt.date(2026, 11, 1), 90), (dt.date(2026, 10, 25), 90)]
+    monkeypatch.setattr(views, "compute_headline", counting_headline)
+    with translation.override("en"):
+        html = html_of(
+            client_for(direction, "en").get(DASHBOARD, {"as_of": "2026-11-01", "period_days": "90"})
+        )
+    assert full == [(dt.date(2026, 11, 1), 90)]
+    assert headline == [(dt.date(2026, 10, 25), 90)]
+    before = compute_kpis(dt.date(2026, 10, 25), 90)
+    now = compute_kpis(dt.date(2026, 11, 1), 90)
+    assert before.dso_simple is not None and now.dso_simple is not None
+    dso = card(html, "dso_simple")
+    assert "vs 25/10" in dso
+    change = now.dso_simple - before.dso_simple
+    if change:
+        assert f"{change:+.1f} d" in dso
+    else:
+        assert "kpi-trend-same" in dso
+
+
+def test_the_headline_alone_equals_the_full_computation(books: dict[str, Any]) -> None:
+    full = compute_kpis(dt.date(2026, 10, 25), 90)
+    assert compute_headline(dt.date(2026, 10, 25), 90) == {
+        key: getattr(full, key)
+        for key in (
+            "invoicing_delay_days",
+            "invoice_error_rate",
+            "dso_simple",
+            "fae",
+            "dispute_rate",
+        )
+    }
+
+
+def test_midweek_the_cards_compare_with_the_last_weekly_report(
+    direction: User, books: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # as_of Thursday 05/11: the last report is Monday 02/11's, as of Sunday 01/11.
+    reported = compute_kpis(dt.date(2026, 11, 1), 90).as_json()
+    reported["dso_simple"] = 10.0
+    KpiSnapshot.objects.create(
+        week_start=dt.date(2026, 11, 2),
+        as_of=dt.date(2026, 11, 1),
+        period_days=90,
+        figures=reported,
+        source="backfill",
+    )
+
+    def refused(as_of: dt.date, period_days: int = 90) -> Any:
+        raise AssertionError("last week's figures were stored: nothing to recompute")
+
+    monkeypatch.setattr(views, "compute_headline", refused)
+    with translation.override("en"):
+        html = html_of(client_for(direction, "en").get(DASHBOARD, {"as_of": "2026-11-05"}))
+    now = compute_kpis(dt.date(2026, 11, 5), 90).dso_simple
+    assert now is not None
+    dso = card(html, "dso_simple")
+    assert "vs 01/11" in dso
+    assert f"{now - D('10.0'):+.1f} d" in dso
 
 
 def test_the_change_since_last_week_uses_the_stored_snapshot_of_that_week(
@@ -217,6 +278,7 @@ def test_the_change_since_last_week_uses_the_stored_snapshot_of_that_week(
     change = now - D("120.0")
     dso = card(html, "dso_simple")
     assert f"+{change:.1f} d" in dso
+    assert "vs 25/10" in dso
     assert "kpi-trend-worse" in dso  # a DSO that grows is worse
 
 

@@ -55,7 +55,7 @@ from levier.kpis.exports import (
 )
 from levier.kpis.figures import KpiFigures
 from levier.kpis.history import figures_date, value_of, weekly_figures
-from levier.kpis.services import HEADLINE, Headline, compute_kpis
+from levier.kpis.services import HEADLINE, Headline, compute_headline, compute_kpis
 from levier.kpis.thresholds import statuses
 from levier.lib.errors import ValidationFailed
 from levier.web.views.customers import request_actor
@@ -231,6 +231,7 @@ class Card:
     value: str
     url: str
     change: str  # "" when there is nothing to compare with
+    since: str  # the date `change` counts from (dd/mm)
     trend: str  # better, worse, same or ""
     arrow: str  # ▲ up, ▼ down, "" unchanged or unknown
     status: str | None
@@ -241,21 +242,21 @@ class Card:
 
 def _previous_week(
     params: Params, stored: Mapping[dt.date, Mapping[str, Any]]
-) -> Mapping[str, Any] | KpiFigures:
-    """The figures of `as_of − 7`: the stored snapshot at that date and period when there is
-    one (as reported that week), else computed now."""
-    previous = params.as_of - dt.timedelta(days=7)
-    for monday, figures in stored.items():
-        if figures_date(monday) == previous and figures.get("period_days") == params.period_days:
-            return figures
-    return compute_kpis(previous, params.period_days)
-
-
-def _value(source: Mapping[str, Any] | KpiFigures, key: str) -> Decimal | None:
-    if isinstance(source, KpiFigures):
-        value = getattr(source, key)
-        return None if value is None else Decimal(value)
-    return value_of(source, key)
+) -> tuple[dt.date, Mapping[str, Any]]:
+    """What the cards compare with, and its date: the stored snapshot at `as_of − 7` (as
+    reported that week); else the latest one of the six days after it (the last weekly
+    report: on a Thursday, last Sunday's); else `as_of − 7`'s headline computed now. Only a
+    snapshot of the same period counts."""
+    week_before = params.as_of - dt.timedelta(days=7)
+    reported = sorted(
+        (figures_date(monday), figures)
+        for monday, figures in stored.items()
+        if week_before <= figures_date(monday) < params.as_of
+        and figures.get("period_days") == params.period_days
+    )
+    if reported:
+        return reported[0] if reported[0][0] == week_before else reported[-1]
+    return week_before, compute_headline(week_before, params.period_days)
 
 
 def _series(
@@ -275,13 +276,14 @@ def _series(
 def _card(
     headline: Headline,
     figures: KpiFigures,
-    previous: Mapping[str, Any] | KpiFigures,
+    previous: tuple[dt.date, Mapping[str, Any]],
     stored: Mapping[dt.date, Mapping[str, Any]],
     status: str | None,
     params: Params,
 ) -> Card:
     value = getattr(figures, headline.key)
-    before = _value(previous, headline.key)
+    since, previous_figures = previous
+    before = value_of(previous_figures, headline.key)
     change, trend, arrow = "", "", ""
     if value is not None and before is not None:
         delta = Decimal(value) - before
@@ -332,6 +334,7 @@ def _card(
         value=fmt_value(value, headline.unit),
         url=drill_url(HEADLINE_DRILLDOWN.get(headline.key, "receivables"), params),
         change=change,
+        since=_short_date(since),
         trend=trend,
         arrow=arrow,
         status=status,
