@@ -49,8 +49,8 @@ Rules (d is the closing date, amounts HT unless said otherwise):
   (HT, no VAT effect). Both are reversed on the next day, which their labels say.
 
 Queries: a constant number whatever the number of contracts (contracts, lines, milestones,
-time entries, invoiced keys, the documents' totals and the lines with a period are each
-loaded in one query); the arithmetic runs in Python.
+time entries, invoiced keys grouped per contract line, the documents' totals and the lines
+with a period are each loaded in one query); the arithmetic runs in Python.
 """
 
 from __future__ import annotations
@@ -62,8 +62,18 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import (
+    Aggregate,
+    CharField,
+    Exists,
+    OuterRef,
+    Q,
+    QuerySet,
+    Sum,
+    TextField,
+    Value,
+)
+from django.db.models.functions import Cast, Coalesce, Concat
 from django.utils.translation import gettext as _
 
 from levier.billing.choices import DocumentKind, InvoiceStatus
@@ -294,8 +304,35 @@ class _Invoiced:
     covered: dict[int, list[Interval]] = field(default_factory=lambda: defaultdict(list))
 
 
+class _GroupConcat(Aggregate):
+    """A group's strings joined by a separator: STRING_AGG on PostgreSQL, GROUP_CONCAT on
+    SQLite (Django 5.2 has no portable one)."""
+
+    function = "STRING_AGG"
+    output_field = TextField()
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return super().as_sql(compiler, connection, function="GROUP_CONCAT", **extra)
+
+
+# Separators that cannot occur in a billing key nor an ISO date (ASCII unit and record).
+_FIELD, _RECORD = "\x1f", "\x1e"
+
+
 def _invoiced_items(as_of: dt.date) -> _Invoiced:
+    """The invoiced keys and covered periods, one row per contract line: a recurring line
+    carries one key per period billed (77,000 at 3,000 contracts), and rows cost more to
+    bring over than the strings they hold (bench/kpis.py: 1 s → 0.2 s)."""
     invoiced = _Invoiced()
+    text: CharField[str, str] = CharField()
+    item = Concat(
+        "billing_key",
+        Value(_FIELD),
+        Cast("period_start", text),
+        Value(_FIELD),
+        Cast("period_end", text),
+        output_field=text,
+    )
     rows = (
         InvoiceLine.objects.filter(
             _issued_on_or_before(as_of, "invoice__"),
@@ -303,12 +340,19 @@ def _invoiced_items(as_of: dt.date) -> _Invoiced:
             contract_line_id__isnull=False,
         )
         .exclude(billing_key="")
-        .values_list("contract_line_id", "billing_key", "period_start", "period_end")
+        .order_by()
+        .values("contract_line_id")
+        .annotate(items=_GroupConcat(item, Value(_RECORD)))
+        .values_list("contract_line_id", "items")
     )
-    for line_id, key, start, end in rows:
-        invoiced.keys.add(key)
-        if start is not None and end is not None:
-            invoiced.covered[line_id].append((start, end))
+    for line_id, items in rows:
+        for record in items.split(_RECORD):
+            key, start, end = record.split(_FIELD)
+            invoiced.keys.add(key)
+            if start and end:
+                invoiced.covered[line_id].append(
+                    (dt.date.fromisoformat(start), dt.date.fromisoformat(end))
+                )
     return invoiced
 
 
