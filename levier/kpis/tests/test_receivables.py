@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -164,3 +164,54 @@ def test_an_invoice_credited_after_it_was_paid_owes_money_back_at_later_dates(
     assert aged_balance(None, dt.date(2025, 10, 25)).total == D("0.00")
     assert aged_balance(None, dt.date(2025, 11, 10)).total == D("-120.00")
     assert aged_balance(customer, dt.date(2025, 11, 10)).total == D("-120.00")
+
+
+def _countback_over_24_months(
+    as_of: dt.date, ar: Decimal, sales: dict[dt.date, Decimal]
+) -> Decimal | None:
+    """kpis.md's countback read literally: every one of the 24 months at once."""
+    from levier.lib.periods import add_months
+
+    if not any(amount > 0 for amount in sales.values()):
+        return None
+    left, days, month = ar, Decimal(0), as_of.replace(day=1)
+    for n in range(24):
+        if left <= 0:
+            break
+        month_days = as_of.day if n == 0 else (add_months(month, 1) - month).days
+        month_sales = sales.get(month, Decimal(0))
+        if left >= month_sales:
+            left, days = left - month_sales, days + month_days
+        else:
+            days += left / month_sales * month_days
+            break
+        month = add_months(month, -1)
+    return days.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+
+
+@given(
+    monthly=st.lists(
+        st.decimals(min_value=-2000, max_value=20000, places=2, allow_nan=False),
+        min_size=24,
+        max_size=24,
+    ),
+    ar=st.decimals(min_value=-1000, max_value=400000, places=2, allow_nan=False),
+)
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_reading_six_months_first_gives_the_countback_of_all_24(
+    monthly: list[Decimal], ar: Decimal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from levier.kpis import receivables as module
+    from levier.lib.periods import add_months
+
+    as_of = dt.date(2026, 10, 17)
+    first = as_of.replace(day=1)
+    every = {add_months(first, -n): amount for n, amount in enumerate(monthly)}
+
+    def monthly_sales(day: dt.date, months: int = 24) -> dict[dt.date, Decimal]:
+        return {add_months(first, -n): every[add_months(first, -n)] for n in range(months)}
+
+    monkeypatch.setattr(module, "monthly_sales", monthly_sales)
+    assert dso_countback(as_of, ar) == _countback_over_24_months(as_of, ar, every)
