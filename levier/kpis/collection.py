@@ -170,14 +170,15 @@ def expected_collections(as_of: dt.date) -> QuerySet[Any]:
 
 # The customers' delays grouped once and joined to the open parts: one statement, where a
 # delay looked up per open invoice (as `expected_collections` does, to show it) costs a
-# subquery each. The `settled` and `parts` subqueries are the ORM's own SQL.
+# subquery each. The company's mean comes from the customers' sums, not a second pass over
+# the year's settled invoices. The `settled` and `parts` subqueries are the ORM's own SQL.
 _FORECAST_SQL = """
 WITH settled AS ({settled}),
 own AS (
-    SELECT customer_id, ROUND(AVG(delay)) AS delay, COUNT(*) AS settled
+    SELECT customer_id, ROUND(AVG(delay)) AS delay, SUM(delay) AS days, COUNT(*) AS settled
     FROM settled GROUP BY customer_id
 ),
-company AS (SELECT COALESCE(ROUND(AVG(delay)), 0) AS delay FROM settled),
+company AS (SELECT COALESCE(ROUND(SUM(days) * 1.0 / SUM(settled)), 0) AS delay FROM own),
 parts AS ({parts})
 SELECT {least}({greatest}(parts.days + CAST(COALESCE(own.delay, company.delay) AS INTEGER), 0)
                 / 7, %s) AS week,
