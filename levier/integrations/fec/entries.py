@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Q
+from django.db.models import F, Q, Sum
 from django.utils.translation import gettext as _
 
 from levier.billing.choices import DocumentKind, InvoiceStatus
@@ -68,7 +68,7 @@ from levier.lib.money import HUNDRED, ZERO, quantize
 ONE_DAY = dt.timedelta(days=1)
 
 # Order of the pieces of one day: opening, reversals, sales, bank, closing.
-RANK_OPENING, RANK_REVERSAL, RANK_SALES, RANK_BANK, RANK_CLOSING = range(5)
+RANK_OPENING, RANK_REVERSAL, RANK_SALES, RANK_ADVANCE, RANK_BANK, RANK_CLOSING = range(6)
 
 
 @dataclass(frozen=True)
@@ -218,6 +218,7 @@ class EntryBuilder:
             self._opening_pieces(),
             self._reversal_pieces(),
             self._sales_pieces(),
+            self._advance_pieces(),
             self._bank_pieces(),
             self._closing_pieces(),
         ]
@@ -396,6 +397,7 @@ class EntryBuilder:
                 "invoice__number",
                 "invoice__customer_id",
                 "invoice__customer__name",
+                "invoice__issue_date",
             )
         )
         groups = itertools.groupby(allocations.iterator(chunk_size=CHUNK), key=lambda r: r[0])
@@ -436,13 +438,26 @@ class EntryBuilder:
             number,
             invoice_customer,
             invoice_customer_name,
+            issue_date,
         ) in allocations:
             line_label = self._payment_of_text % {"number": number, "payer": payer}
-            entry.append(
-                self._customer_line(
-                    line_label, -part, invoice_customer, invoice_customer_name, invoice_id
+            if self._separate_credit and issue_date > received_on:
+                # An advance: customer credit until the invoice exists (`_advance_pieces`).
+                entry.append(
+                    self._line(
+                        self.plan.customer_credit,
+                        line_label,
+                        -part,
+                        aux_num=self.plan.customer_aux(invoice_customer),
+                        aux_label=invoice_customer_name,
+                    )
                 )
-            )
+            else:
+                entry.append(
+                    self._customer_line(
+                        line_label, -part, invoice_customer, invoice_customer_name, invoice_id
+                    )
+                )
             left -= part
         if left != amount - allocated:
             self.warnings.append(
@@ -469,6 +484,58 @@ class EntryBuilder:
             unknown_label = _("Unidentified payment %(payer)s") % {"payer": payer}
             entry.append(self._line(self.plan.suspense, unknown_label, -left))
         return Piece(journal, journal_label, received_on, ref, received_on, tuple(entry), RANK_BANK)
+
+    # -- advances -----------------------------------------------------------------------
+
+    @property
+    def _separate_credit(self) -> bool:
+        """Customer credit on its own account (e.g. 4191): money received for an invoice
+        not yet issued waits there, so that 411 holds exactly Levier's receivables."""
+        return self.plan.customer_credit != self.plan.customers
+
+    def _advance_pieces(self) -> Iterator[Piece]:
+        """On an invoice's issue date, the payments received before it for it move from the
+        customer credit account to 411 (lettered with the invoice): one piece per invoice,
+        in the closing journal. Nothing to move when customer credit stays on 411."""
+        if not self._separate_credit:
+            return
+        advances = (
+            Allocation.objects.filter(
+                invoice__status=InvoiceStatus.ISSUED,
+                invoice__currency=ACCOUNTING_CURRENCY,
+                invoice__issue_date__gte=self.date_from,
+                invoice__issue_date__lte=self.date_to,
+                payment__currency=ACCOUNTING_CURRENCY,
+                payment__received_on__lt=F("invoice__issue_date"),
+            )
+            .order_by("invoice__issue_date", "invoice__number", "invoice_id")
+            .values_list(
+                "invoice_id",
+                "invoice__number",
+                "invoice__issue_date",
+                "invoice__customer_id",
+                "invoice__customer__name",
+            )
+            .annotate(total=Sum("amount"))
+        )
+        journal, journal_label = self._journal(self.plan.closing_journal, _("Cut-off entries"))
+        for invoice_id, number, issue_date, customer_id, name, total in advances.iterator(
+            chunk_size=CHUNK
+        ):
+            label = _("Advance received for %(number)s") % {"number": number}
+            entry = (
+                self._line(
+                    self.plan.customer_credit,
+                    label,
+                    total,
+                    aux_num=self.plan.customer_aux(customer_id),
+                    aux_label=name,
+                ),
+                self._customer_line(label, -total, customer_id, name, invoice_id),
+            )
+            yield Piece(
+                journal, journal_label, issue_date, f"ADV-{number}", issue_date, entry, RANK_ADVANCE
+            )
 
     # -- cut-off ------------------------------------------------------------------------
 
@@ -554,6 +621,18 @@ class EntryBuilder:
         lines: list[EntryLine] = []
         for item in items.invoices:
             label = _("Opening balance of invoice %(number)s") % {"number": item.number}
+            if self._separate_credit and item.issue_date >= self.date_from:
+                # Only advances on an invoice issued later: customer credit until then.
+                lines.append(
+                    self._line(
+                        self.plan.customer_credit,
+                        label,
+                        item.amount,
+                        aux_num=self.plan.customer_aux(item.customer_id),
+                        aux_label=item.customer_name,
+                    )
+                )
+                continue
             lines.append(
                 self._customer_line(
                     label, item.amount, item.customer_id, item.customer_name, item.invoice_id

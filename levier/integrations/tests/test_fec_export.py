@@ -410,6 +410,37 @@ def test_a_payment_received_before_its_invoice_opens_as_a_credit_item_lettered_w
     assert audit(rows, END).settled == {"F2026-000001": dt.date(2026, 3, 25)}
 
 
+def test_an_advance_waits_on_the_credit_account_until_its_invoice_is_issued(
+    adv: User, compta: User
+) -> None:
+    """With customer credit on 4191, money received before its invoice exists is no
+    receivable: at 31/03 (paid 25/03, invoiced 05/04) 411 holds 0, as Levier's AR; on 05/04
+    the 600 move from 4191 to 411, lettered with the invoice."""
+    customer = CustomerFactory(name="Avance SA")
+    advance = payment(compta, customer, "600.00", received_on=dt.date(2026, 3, 25))
+    invoice = _issue(adv, customer, dt.date(2026, 4, 5), line("1", "500"))  # 600 TTC
+    allocate_payment(actor=compta, payment=advance, portions=[Portion(invoice.pk, D("600.00"))])
+    plan = AccountPlan(customer_credit="419100")
+    march = dt.date(2026, 3, 31)
+    rows, result, _data = export(date_from=dt.date(2026, 3, 1), date_to=march, accounts=plan)
+    assert result.receivables == audit(rows, march).receivables == receivables(march) == 0
+    assert result.balances["419100"] == D("-600.00")
+    rows, result, _data = export(date_from=dt.date(2026, 3, 1), accounts=plan)
+    moved = by_ref(rows, "ADV-F2026-000001")
+    assert [(r["EcritureDate"], r["CompteNum"], r["Debit"], r["Credit"]) for r in moved] == [
+        ("20260405", "419100", "600,00", "0,00"),
+        ("20260405", "411000", "0,00", "600,00"),
+    ]
+    assert moved[1]["EcritureLet"] == by_ref(rows, "F2026-000001")[0]["EcritureLet"] == "AAA"
+    assert result.balances["419100"] == 0
+    assert result.receivables == audit(rows, END).receivables == receivables(END) == 0
+    # Received before the period: the opening puts the advance on 4191, not on 411.
+    rows, result, _data = export(date_from=dt.date(2026, 4, 1), accounts=plan)
+    opening = by_ref(rows, "AN-20260401-AR")[0]
+    assert (opening["CompteNum"], opening["Credit"]) == ("419100", "600,00")
+    assert result.receivables == receivables(END) == 0
+
+
 def test_a_credit_note_after_full_payment_stays_in_the_lettered_group_as_its_excess(
     adv: User, compta: User
 ) -> None:
