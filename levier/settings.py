@@ -347,3 +347,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"axes": {"level": "WARNING"}},
 }
+
+# The account plan of `levier export-fec`: a YAML file overriding the French defaults key by
+# key (docs/operations/fec-export.md); empty: the defaults.
+LEVIER_FEC_ACCOUNTS_FILE = env_str("LEVIER_FEC_ACCOUNTS_FILE")

@@ -292,8 +292,12 @@ def load_yaml_plan(path: Path, base: AccountPlan | None = None) -> AccountPlan:
 
 
 def load_account_plan(path: Path | None = None) -> AccountPlan:
-    """Defaults, then the `LEVIER_FEC_ACCOUNTS` setting, then the YAML file if given."""
+    """Defaults, then the `LEVIER_FEC_ACCOUNTS` setting, then the deployment's YAML file
+    (`LEVIER_FEC_ACCOUNTS_FILE`, an environment variable), then the YAML file if given."""
     plan = plan_from_mapping(getattr(settings, SETTING_NAME, None), source=SETTING_NAME)
+    deployed = getattr(settings, "LEVIER_FEC_ACCOUNTS_FILE", "")
+    if deployed:
+        plan = load_yaml_plan(Path(deployed), plan)
     if path is not None:
         plan = load_yaml_plan(path, plan)
     return plan

@@ -58,7 +58,7 @@ from levier.integrations.fec import (
     UnbalancedPiece,
     export_fec,
 )
-from levier.integrations.fec.accounts import load_yaml_plan, plan_from_mapping
+from levier.integrations.fec.accounts import load_account_plan, load_yaml_plan, plan_from_mapping
 from levier.integrations.fec.entries import EntryBuilder, EntryLine, Piece, letter_code
 from levier.integrations.fec.writer import COLUMNS, FecWriter
 from levier.kpis.receivables import receivables
@@ -796,6 +796,26 @@ def test_a_yaml_plan_overrides_the_setting_key_by_key(tmp_path: Path, settings: 
     assert plan.vat_account(D("5.50")) == "445715" and plan.vat_account(D("20")) == "445710"
     assert plan.revenue_account(D("20"), "706110") == "706000"
     assert AccountPlan().revenue_account(D("20"), "706110") == "706110"
+
+
+def test_the_deployments_plan_file_sits_between_the_setting_and_the_command_line(
+    tmp_path: Path, settings: Any
+) -> None:
+    settings.LEVIER_FEC_ACCOUNTS = {"bank": "512100", "customers": "411100"}
+    deployed = tmp_path / "deployed.yaml"
+    deployed.write_text("bank: 512200\ncustomer_credit: 419100\n")
+    settings.LEVIER_FEC_ACCOUNTS_FILE = str(deployed)
+    plan = load_account_plan()
+    assert (plan.bank, plan.customers, plan.customer_credit) == ("512200", "411100", "419100")
+    given = tmp_path / "given.yaml"
+    given.write_text("bank: 512300\n")
+    assert load_account_plan(given).bank == "512300"
+    settings.LEVIER_FEC_ACCOUNTS_FILE = str(tmp_path / "missing.yaml")
+    with (
+        translation.override("en"),
+        pytest.raises(AccountPlanError, match=r"missing\.yaml: no such file"),
+    ):
+        load_account_plan()
 
 
 @pytest.mark.parametrize(
