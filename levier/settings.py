@@ -351,3 +351,6 @@ LOGGING = {
 # The account plan of `levier export-fec`: a YAML file overriding the French defaults key by
 # key (docs/operations/fec-export.md); empty: the defaults.
 LEVIER_FEC_ACCOUNTS_FILE = env_str("LEVIER_FEC_ACCOUNTS_FILE")
+
+# The largest FEC the *Audit ADV* screen accepts (bytes; streamed to a temporary file).
+LEVIER_AUDIT_MAX_UPLOAD_BYTES = env_int("LEVIER_AUDIT_MAX_UPLOAD_BYTES", 500 * 1024 * 1024)

@@ -47,6 +47,9 @@ ACTION_LABELS: dict[Action, Promise] = {
         "See the KPI dashboard, open the documents behind each figure, export them"
     ),
     Action.MANAGE_KPI_SETTINGS: _("Set the KPI thresholds and the weekly report recipients"),
+    Action.RUN_ADV_AUDIT: _(
+        "Run the ADV structuring audit (a FEC or Levier's data), reopen and download past audits"
+    ),
     Action.MANAGE_RULES: _("Edit validation rules and procedure sheets"),
     Action.MANAGE_USERS: _("Manage users and their roles"),
 }

@@ -48,6 +48,9 @@ class Action(StrEnum):
     FOLLOW_UP_ACCOUNT = "follow_up_account"  # promises to pay, call notes, account statements
     VIEW_KPIS = "view_kpis"  # the KPI dashboard, its drill-down lists and exports
     MANAGE_KPI_SETTINGS = "manage_kpi_settings"  # KPI thresholds, weekly report recipients
+    # The ADV structuring audit (a FEC or Levier's data): run it, keep it, reopen it. A
+    # diagnosis, not a business write: the read-only Auditeur may, like every reading role.
+    RUN_ADV_AUDIT = "run_adv_audit"
     MANAGE_RULES = "manage_rules"  # approval rules and procedure sheets
     MANAGE_USERS = "manage_users"
 
@@ -91,6 +94,7 @@ MATRIX: dict[Action, frozenset[Role]] = {
     Action.FOLLOW_UP_ACCOUNT: frozenset({_C, _A, _K, _D}),
     Action.VIEW_KPIS: _ALL,
     Action.MANAGE_KPI_SETTINGS: frozenset({_ADM}),
+    Action.RUN_ADV_AUDIT: frozenset({_D, _ADM, Role.AUDITEUR}),
     Action.MANAGE_RULES: frozenset({_ADM}),
     Action.MANAGE_USERS: frozenset({_ADM}),
 }

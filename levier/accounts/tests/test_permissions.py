@@ -21,11 +21,12 @@ def test_every_action_has_a_row_in_the_matrix() -> None:
     assert set(MATRIX) == set(Action)
 
 
-def test_auditor_is_read_only() -> None:
+def test_auditor_reads_everything_and_writes_only_its_adv_audits() -> None:
     assert [a for a, roles in MATRIX.items() if Role.AUDITEUR in roles] == [
         Action.VIEW,
         Action.VIEW_COLLECTIONS,
         Action.VIEW_KPIS,
+        Action.RUN_ADV_AUDIT,
     ]
 
 
