@@ -27,7 +27,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from pathlib import Path
@@ -782,6 +782,8 @@ def score(
         mine = [result for result in results if result.pillar == pillar.key]
         pillars.append(_pillar_score(pillar.key, mine))
     overall = _pillar_score("", results)
+    if overall.scored < MIN_SCORED_SHARE * len(results):
+        overall = replace(overall, score=None, level=None)
     return Maturity(
         pillars=tuple(pillars),
         overall=overall.score,
@@ -791,6 +793,13 @@ def score(
         prefilled=sum(1 for result in results if result.origin == "prefill"),
         unanswered=sum(1 for result in results if result.origin is None),
     )
+
+
+# The overall score needs at least half of the questions scored: two questions pre-filled
+# from a FEC out of 42 must not read as an "optimised" company. A pillar keeps its score
+# however few of its questions are scored (the report shows how many): a 0 on one question
+# is a weak point worth an action.
+MIN_SCORED_SHARE = Decimal("0.5")
 
 
 def _pillar_score(key: str, results: list[QuestionResult]) -> PillarScore:
