@@ -121,7 +121,7 @@ def test_a_semicolon_csv_is_refused_with_the_reason(tmp_path: Path) -> None:
     csv = tmp_path / "grand-livre.csv"
     csv.write_text("JournalCode;EcritureNum;EcritureDate\nVE;1;20250101\n", encoding="utf-8")
     message = refused("--fec", str(csv), "--out", str(tmp_path / "r.pdf"))
-    assert "grand-livre.csv" in message and "“;”" in message
+    assert "grand-livre.csv" in message and "« ; »" in message
     assert not (tmp_path / "r.pdf").exists()
 
 

@@ -126,7 +126,7 @@ def test_unbalanced_pieces_are_named_with_their_first_line(report: QualityReport
     # VE000003 lost its 411 line (bad date): 0 against 50; OD000001 lost its debit (bad
     # amount); OD000005 is 9 against 7.
     assert issue.sample_lines == (7, 9, LINES["unbalanced_piece"])
-    assert issue.details[2] == "OD OD000005 (line 16): debit 9.00, credit 7.00"
+    assert issue.details[2] == "OD OD000005 (ligne 16) : débit 9.00, crédit 7.00"
     assert report.totals.pieces_unbalanced == 3
 
 

@@ -222,7 +222,7 @@ def test_a_semicolon_csv_is_refused_naming_the_file_and_the_separator(tmp_path: 
         load_fec(path)
     assert refused.value.code == "no_separator"
     assert "ecritures.csv" in str(refused.value)
-    assert "“;”" in refused.value.reason
+    assert "« ; »" in refused.value.reason
 
 
 def test_a_missing_essential_column_is_refused_by_name(tmp_path: Path) -> None:

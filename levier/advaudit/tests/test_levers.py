@@ -118,9 +118,9 @@ def test_without_sales_the_dso_levers_are_not_applicable_never_zero() -> None:
         assert result.amount is None
         assert "365" in result.reason
     zero_sales = lever(LeverInputs(sales_ttc_365d=D("0"), dso=D("62")), "cash_dso")
-    assert not zero_sales.applicable and "undefined" in zero_sales.reason
+    assert not zero_sales.applicable and "pas défini" in zero_sales.reason
     no_dso = lever(LeverInputs(sales_ttc_365d=D("100")), "cash_dso")
-    assert not no_dso.applicable and "receivables" in no_dso.reason
+    assert not no_dso.applicable and "encours clients" in no_dso.reason
 
 
 # --------------------------------------------------------------------------- credit notes

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from django.utils import translation
 
 from levier.accounts.choices import Role
 from levier.advaudit.benchmarks import BENCHMARKS, NBSP, compare
@@ -32,6 +34,14 @@ from levier.advaudit.plan import (
     load_actions,
 )
 from levier.advaudit.questionnaire import Answers, default_questionnaire, prefill, score
+
+
+@pytest.fixture(autouse=True)
+def _english_messages() -> Iterator[None]:
+    """The checkers' messages are asserted in English (their msgids); the UI shows French."""
+    with translation.override("en"):
+        yield
+
 
 ROOT = Path(__file__).resolve().parents[3]
 D = Decimal

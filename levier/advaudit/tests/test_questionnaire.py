@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from django.utils import translation
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -31,6 +32,14 @@ from levier.advaudit.questionnaire import (
     render_markdown,
     score,
 )
+
+
+@pytest.fixture(autouse=True)
+def _english_messages() -> Iterator[None]:
+    """The checkers' messages are asserted in English (their msgids); the UI shows French."""
+    with translation.override("en"):
+        yield
+
 
 ROOT = Path(__file__).resolve().parents[3]
 DOC = ROOT / "docs" / "audit" / "questionnaire.md"

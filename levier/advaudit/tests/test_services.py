@@ -231,7 +231,7 @@ def test_a_file_that_is_not_a_fec_stops_the_audit_with_its_reason(tmp_path: Path
     csv.write_text("JournalCode;EcritureNum;Debit\nVE;1;12,00\n", encoding="utf-8")
     with pytest.raises(FecUnreadable) as error:
         audit_fec(csv)
-    assert "export.csv" in str(error.value) and "“;”" in str(error.value)
+    assert "export.csv" in str(error.value) and "« ; »" in str(error.value)
 
 
 def test_bad_lines_are_reported_with_their_number_and_the_audit_goes_on(tmp_path: Path) -> None:

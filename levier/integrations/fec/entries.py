@@ -47,6 +47,7 @@ from typing import Any
 
 from django.db.models import F, Q, Sum
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from levier.billing.choices import DocumentKind, InvoiceStatus
 from levier.billing.models import Invoice, InvoiceLine
@@ -278,7 +279,9 @@ class EntryBuilder:
         )
         groups = itertools.groupby(lines.iterator(chunk_size=CHUNK), key=lambda row: row[0])
         pending = next(groups, None)
-        journal, journal_label = self._journal(self.plan.sales_journal, _("Sales"))
+        journal, journal_label = self._journal(
+            self.plan.sales_journal, pgettext("FEC journal", "Sales")
+        )
         for document in documents.iterator(chunk_size=CHUNK):
             mine: list[tuple[Any, ...]] = []
             if pending is not None and pending[0] == document[0]:

@@ -676,7 +676,7 @@ def test_an_unbalanced_piece_is_refused_and_leaves_no_file(
         yield Piece("OD", "Cut-off", END, "FAE-BROKEN", END, lines, 4)
 
     monkeypatch.setattr(EntryBuilder, "_closing_pieces", broken)
-    with pytest.raises(UnbalancedPiece, match=r"FAE-BROKEN .* debit 10\.00, credit 9\.99"):
+    with pytest.raises(UnbalancedPiece, match=r"FAE-BROKEN .* débit 10\.00, crédit 9\.99"):
         export_fec(date_from=START, date_to=END, out=tmp_path / "fec.txt")
     assert list(tmp_path.iterdir()) == []
 

@@ -139,7 +139,7 @@ def test_a_semicolon_csv_is_refused_naming_the_separator(auditeur: User) -> None
     response = client_for(auditeur).post(INDEX, form_data(fec=csv))
     assert response.status_code == 400
     errors = errors_of(response.content.decode())
-    assert "export.csv" in errors and "“;”" in errors
+    assert "export.csv" in errors and "« ; »" in errors
 
 
 def test_a_bad_answers_file_is_named_with_its_line_and_question(auditeur: User) -> None:
@@ -169,7 +169,7 @@ def test_a_fec_over_the_size_limit_is_refused_without_being_kept(
     settings.LEVIER_AUDIT_MAX_UPLOAD_BYTES = 200
     response = client_for(auditeur).post(INDEX, form_data(fec=fec_upload()))
     assert response.status_code == 400
-    assert "MB" in errors_of(response.content.decode())
+    assert "Mo" in errors_of(response.content.decode())
     assert list(private_tmp.iterdir()) == []
 
 
