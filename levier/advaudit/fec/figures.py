@@ -553,15 +553,24 @@ def _monthly(connection: duckdb.DuckDBPyConnection, d: dt.date) -> tuple[MonthFi
         """,
         {"d": d},
     ).fetchall()
+    # A month's DSO needs the 90 days before its end inside the file: a file that starts in
+    # January has no sales for October–December, and a DSO of thousands of days there would
+    # be an artefact of the file, not a fact of the company.
+    first = connection.execute("SELECT min(ecriture_date) FROM lines").fetchone()
+    covered_from = first[0] if first and first[0] else d
     return tuple(
         MonthFigures(
             month=start,
             sales_ttc=cents_to_decimal(int(sales)),
             receivables_ttc=cents_to_decimal(int(ar)),
-            dso_simple_90d=_dso(int(ar), int(sales_90), 90),
+            dso_simple_90d=(
+                _dso(int(ar), int(sales_90), 90)
+                if end - dt.timedelta(days=89) >= covered_from
+                else None
+            ),
             average_days_to_pay=_ratio(int(days), int(count), DAYS),
         )
-        for start, sales, ar, sales_90, count, days in rows
+        for (start, sales, ar, sales_90, count, days), end in zip(rows, ends, strict=True)
     )
 
 

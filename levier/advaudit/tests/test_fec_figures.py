@@ -250,6 +250,23 @@ def test_monthly_series_at_each_month_end(figures: FecFigures) -> None:
     assert months[dt.date(2025, 9, 1)].sales_ttc == D("0.00")
 
 
+def test_a_months_dso_needs_its_90_days_inside_the_file(tmp_path: Path) -> None:
+    """A file starting on 01/01 with a 1,200 TTC invoice on 10/01, never paid: at 31/01 and
+    28/02 the 90 days before reach back into last year, which the file does not hold, so
+    there is no DSO (not 90 days computed from a window half empty); at 31/03 the window
+    (01/01, 31/03] is inside: 1,200 ÷ 1,200 × 90 = 90 days."""
+    fec = FecBuilder()
+    fec.entry("OD", "OD1", "20250101", ("471000", "1,00", ""), ("580000", "", "1,00"))
+    invoice(fec, "VE1", "20250110", CA, "1000")  # 1,200 TTC
+    fec.entry("OD", "OD2", "20251231", ("471000", "1,00", ""), ("580000", "", "1,00"))
+    with load_fec(fec.write(tmp_path / "123456789FEC20251231.txt")) as book:
+        months = {month.month: month for month in compute_fec_figures(book).monthly}
+    assert months[dt.date(2025, 1, 1)].receivables_ttc == D("1200.00")
+    assert months[dt.date(2025, 1, 1)].dso_simple_90d is None
+    assert months[dt.date(2025, 2, 1)].dso_simple_90d is None
+    assert months[dt.date(2025, 3, 1)].dso_simple_90d == D("90.0")
+
+
 def test_settlements_are_411_credits_with_a_bank_line(figures: FecFigures) -> None:
     assert figures.settlement_count == 4
 
