@@ -64,10 +64,12 @@ HABITS = {
 }
 # How long before the end of the history the accountant has not looked at proposals yet.
 FRESH_DAYS = 21
+HABITS_SEED = 1976
 DISPUTE_REASONS = ["quality", "price", "quantity", "not_delivered", "missing_po", "other"]
 # The story of the dashboard: payment delays improving over the last year, and a dispute
 # spike (wrong prices) on the invoices issued between 8 and 6 months ago.
 IMPROVEMENT_DAYS = 365
+LATENESS_BEFORE, LATENESS_TODAY = 1.8, 0.2
 SPIKE_FROM_DAYS, SPIKE_TO_DAYS = 240, 180
 SPIKE_RATE = 0.16
 SPIKE_REASONS = ["price", "price", "price", "quantity", "quality"]
@@ -106,7 +108,10 @@ class CollectionsHistory:
         self.today = timezone.localdate()
         customers = list(Customer.objects.order_by("pk").values_list("pk", "name"))
         names = [name for name, weight in HABITS.items() for _ in range(weight[1])]
-        self.habit = {pk: rng.choice(names) for pk, _ in customers}
+        # Habits come from their own generator: drawn from the shared one they would change
+        # with the day and hour the demo is loaded, and so would the DSO story.
+        habits = random.Random(HABITS_SEED)
+        self.habit = {pk: habits.choice(names) for pk, _ in customers}
         self.names = dict(customers)
         self.ibans = {pk: _french_iban(rng) for pk, _ in customers}
         self.plans: dict[dt.date, list[Plan]] = defaultdict(list)
@@ -150,11 +155,14 @@ class CollectionsHistory:
     def _lateness(self, due: dt.date) -> float:
         """The demo's DSO story: late payers were much later before the company structured
         its collections (reminders, statements, promises) a year ago; since then their delays
-        shrink steadily, to under a third of their habit today."""
+        shrink steadily, to a fifth of their habit today. The ramp is steep enough for the
+        trend to show through the monthly saw-tooth of the DSO whatever day the demo is
+        loaded (its tests compare a quarter of snapshots at each end of the year)."""
         days_ago = (self.today - due).days
         if days_ago >= IMPROVEMENT_DAYS:
-            return 1.5
-        return 0.3 + 1.2 * max(days_ago, 0) / IMPROVEMENT_DAYS
+            return LATENESS_BEFORE
+        share = max(days_ago, 0) / IMPROVEMENT_DAYS
+        return LATENESS_TODAY + (LATENESS_BEFORE - LATENESS_TODAY) * share
 
     def _in_spike(self, issued: dt.date) -> bool:
         """Invoices of the two months after the yearly price revision were often wrong (an

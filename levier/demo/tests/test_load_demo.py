@@ -180,15 +180,16 @@ def test_default_demo_counts() -> None:
     assert summary.orders[OrderStatus.VALIDATED] > 300
     assert set(summary.waiting) == {"adv", "comptabilite", "direction"}
     # The dashboard's story: a year of Monday snapshots, a DSO that improves over the year
-    # and a dispute spike on the invoices of the spring.
-    from statistics import median
+    # and a dispute spike on the invoices of the spring. The DSO saw-tooths within each month
+    # (recurring invoices on the 1st), so a quarter of weeks is compared at each end.
+    from statistics import mean, median
 
     from levier.kpis.models import KpiSnapshot
 
     assert summary.kpi_snapshots == 52
     weeks = [s.figures for s in KpiSnapshot.objects.order_by("week_start")]
     dso = [w["dso_simple"] for w in weeks]
-    assert median(dso[:8]) > median(dso[-8:]) + 5, dso
+    assert mean(dso[:13]) > mean(dso[-13:]) + 5, dso
     disputes = [w["dispute_rate"] for w in weeks]
     assert max(disputes) > 2 * median(disputes), disputes
 
