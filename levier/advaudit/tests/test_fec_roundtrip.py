@@ -55,12 +55,15 @@ from django.db import transaction
 from django.test.utils import override_settings
 from django.utils import timezone, translation
 
+from levier.accounts.models import User
 from levier.advaudit.fec.figures import FecFigures, compute_fec_figures
 from levier.advaudit.fec.issues import QualityReport
 from levier.advaudit.fec.reader import load_fec
 from levier.billing.choices import DocumentKind, InvoiceStatus
 from levier.billing.models import Invoice
+from levier.collections.choices import PaymentMethod
 from levier.collections.models import Payment
+from levier.collections.payments import record_payment
 from levier.collections.statement import open_at, open_items
 from levier.contracts.cutoff import Cutoff, compute_cutoff
 from levier.customers.models import Customer
@@ -201,6 +204,22 @@ def _measure(folder: Path) -> Roundtrip:
     )
 
 
+def _receive_unallocated_transfer(d: dt.date) -> None:
+    """A transfer from a known customer, received before d and allocated to nothing: the
+    demo's own overpayments are too rare at this scale to be sure of one at d, and without
+    customer credit the default plan's relation would hold vacuously."""
+    customer = Customer.objects.order_by("pk").first()
+    assert customer is not None
+    record_payment(
+        actor=User.objects.get(username="compta"),
+        customer=customer,
+        method=PaymentMethod.TRANSFER,
+        received_on=d - dt.timedelta(days=20),
+        amount=Decimal("1250.00"),
+        reference="ACOMPTE SANS FACTURE",
+    )
+
+
 @pytest.fixture(scope="module")
 def roundtrip(
     django_db_setup: None, django_db_blocker: Any, tmp_path_factory: pytest.TempPathFactory
@@ -223,6 +242,7 @@ def roundtrip(
     ):
         patch.setattr(loader, "backfill_snapshots", lambda *args, **kwargs: 0)
         loader.load_demo(SMALL_DEMO)
+        _receive_unallocated_transfer(closing_date(timezone.localdate()))
         measured = _measure(folder)
         transaction.set_rollback(True)
     return measured
