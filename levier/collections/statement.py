@@ -178,55 +178,115 @@ def open_items(customer: Customer | None, as_of: dt.date) -> QuerySet[Invoice]:
     ).exclude(open_at=0)
 
 
+# How far back `open_parts` counts from today's open amounts; further back it counts forward
+# from the invoices open that day. Both are exact: the choice is which reads fewer rows. The
+# payments received since d grow with every month back, while the invoices open at a date
+# stay about as many (bench/kpis.py, 1,000,000 invoices, PostgreSQL, aged balance counted
+# back / forward: 8 days back 119 / 568 ms, 11 months 490 / 634 ms, 29 months 600 / 383 ms).
+COUNT_BACK_DAYS = 365
+
+
 def open_parts(customer: Customer | None, as_of: dt.date) -> list[QuerySet[Any]]:
     """What made up the open amounts at `as_of`, as querysets to aggregate and add up, each
     row annotated with `due` (the invoice's due date), `debtor` (its customer's id) and
     `signed` (what it adds to the open amount).
 
-    Counted backwards from today: what an invoice owed on a past day is what it owes now
-    (`Invoice.open_amount`, kept exact by `levier.collections.balances`) plus the credit
-    notes issued and the payments received since. So three parts: the invoices issued by
-    then with something open now, the credit notes issued after the date on invoices issued
-    by then, the payments received after it for them. The first reads the open-items index
-    alone; the other two only what happened since the date, so the recent past (last week,
-    the start of the quarter) costs little whatever the size of the ledger; no subquery per
-    invoice as `open_items` needs to show each invoice's own amount. Today, only the first.
+    Today, one part: the invoices with something open now (`Invoice.open_amount`, kept exact
+    by `levier.collections.balances`), read from the open-items index alone. For a past day,
+    whichever of two exact countings reads less; no subquery per invoice as `open_items`
+    needs to show each invoice's own amount:
+
+    - up to `COUNT_BACK_DAYS` ago, backwards from today (`_counted_back`): what an invoice
+      owed then is what it owes now plus the credit notes issued and the payments received
+      since, so the recent past costs what happened since;
+    - before that, forwards (`_counted_forward`): the invoices open that day (issued by then
+      and not yet settled: `settled_on`), less their credit notes and payments by then, so a
+      date years back costs the invoices open then, not the years of payments since.
     """
-    issued = {"status": InvoiceStatus.ISSUED, "kind": DocumentKind.INVOICE}
+    today = timezone.localdate()
+    if as_of >= today:
+        return [_now_open(customer, as_of)]
+    if (today - as_of).days <= COUNT_BACK_DAYS:
+        return _counted_back(customer, as_of)
+    return _counted_forward(customer, as_of)
+
+
+_ISSUED_INVOICE = {"status": InvoiceStatus.ISSUED, "kind": DocumentKind.INVOICE}
+
+
+def _now_open(customer: Customer | None, as_of: dt.date) -> QuerySet[Any]:
     # The same condition as the partial index "open_items" (billing.Invoice.Meta).
-    now_open = Invoice.objects.filter(~Q(open_amount=0), issue_date__lte=as_of, **issued)
+    now_open = Invoice.objects.filter(~Q(open_amount=0), issue_date__lte=as_of, **_ISSUED_INVOICE)
     if customer is not None:
         now_open = now_open.filter(customer=customer)
-    parts = [now_open.annotate(due=F("due_date"), debtor=F("customer_id"), signed=F("open_amount"))]
-    if as_of >= timezone.localdate():
-        return parts
+    return now_open.annotate(due=F("due_date"), debtor=F("customer_id"), signed=F("open_amount"))
 
-    def of_invoice(prefix: str) -> Q:
-        return Q(
-            **{f"{prefix}__{name}": value for name, value in issued.items()},
-            **{f"{prefix}__issue_date__lte": as_of},
-        )
 
+def _of_invoice(prefix: str, as_of: dt.date, customer: Customer | None) -> Q:
+    """The credit notes or allocations (`prefix`: their invoice) of invoices issued by d."""
+    condition = Q(
+        **{f"{prefix}__{name}": value for name, value in _ISSUED_INVOICE.items()},
+        **{f"{prefix}__issue_date__lte": as_of},
+    )
+    if customer is not None:
+        condition &= Q(**{f"{prefix}__customer": customer})
+    return condition
+
+
+def _open_on(prefix: str, as_of: dt.date) -> Q:
+    """Invoices (through `prefix`) that may owe something at d: not settled by then, or
+    credited after they were paid (they owe the customer money back from then on)."""
+    field = f"{prefix}__" if prefix else ""
+    return (
+        Q(**{f"{field}settled_on__isnull": True})
+        | Q(**{f"{field}settled_on__gt": as_of})
+        | Q(**{f"{field}open_amount__lt": 0})
+    )
+
+
+def _with_invoice_columns(queryset: QuerySet[Any], prefix: str, signed: Any) -> QuerySet[Any]:
+    return queryset.annotate(
+        due=F(f"{prefix}__due_date"), debtor=F(f"{prefix}__customer_id"), signed=signed
+    )
+
+
+def _counted_back(customer: Customer | None, as_of: dt.date) -> list[QuerySet[Any]]:
     credited_since = Invoice.objects.filter(
-        of_invoice("credited_invoice"),
+        _of_invoice("credited_invoice", as_of, customer),
         status=InvoiceStatus.ISSUED,
         kind=DocumentKind.CREDIT_NOTE,
         issue_date__gt=as_of,
     )
-    paid_since = Allocation.objects.filter(of_invoice("invoice"), payment__received_on__gt=as_of)
-    if customer is not None:
-        credited_since = credited_since.filter(credited_invoice__customer=customer)
-        paid_since = paid_since.filter(invoice__customer=customer)
+    paid_since = Allocation.objects.filter(
+        _of_invoice("invoice", as_of, customer), payment__received_on__gt=as_of
+    )
     return [
-        *parts,
-        credited_since.annotate(
-            due=F("credited_invoice__due_date"),
-            debtor=F("credited_invoice__customer_id"),
-            signed=F("total_gross"),
-        ),
-        paid_since.annotate(
-            due=F("invoice__due_date"), debtor=F("invoice__customer_id"), signed=F("amount")
-        ),
+        _now_open(customer, as_of),
+        _with_invoice_columns(credited_since, "credited_invoice", F("total_gross")),
+        _with_invoice_columns(paid_since, "invoice", F("amount")),
+    ]
+
+
+def _counted_forward(customer: Customer | None, as_of: dt.date) -> list[QuerySet[Any]]:
+    issued = Invoice.objects.filter(_open_on("", as_of), issue_date__lte=as_of, **_ISSUED_INVOICE)
+    if customer is not None:
+        issued = issued.filter(customer=customer)
+    credited = Invoice.objects.filter(
+        _of_invoice("credited_invoice", as_of, customer),
+        _open_on("credited_invoice", as_of),
+        status=InvoiceStatus.ISSUED,
+        kind=DocumentKind.CREDIT_NOTE,
+        issue_date__lte=as_of,
+    )
+    paid = Allocation.objects.filter(
+        _of_invoice("invoice", as_of, customer),
+        _open_on("invoice", as_of),
+        payment__received_on__lte=as_of,
+    )
+    return [
+        issued.annotate(due=F("due_date"), debtor=F("customer_id"), signed=F("total_gross")),
+        _with_invoice_columns(credited, "credited_invoice", -F("total_gross")),
+        _with_invoice_columns(paid, "invoice", -F("amount")),
     ]
 
 
