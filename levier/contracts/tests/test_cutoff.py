@@ -18,6 +18,7 @@ from levier.contracts.cutoff import ContractCutoff, Cutoff, JournalLine, compute
 from levier.contracts.models import Contract, ContractLine
 from levier.contracts.services import enter_time, mark_milestone_reached, record_delivery
 from levier.contracts.tests.factories import contract_line, make_contract
+from levier.lib.periods import Frequency
 from levier.sales.tests.factories import line
 
 pytestmark = pytest.mark.django_db
@@ -415,3 +416,28 @@ def test_documents_without_a_contract_have_their_own_row(adv: User) -> None:
     assert loose.contract_id is None and loose.contract_number == ""
     assert (loose.invoiced, loose.pca, loose.earned) == (D("1200.00"), D("1200.00"), D("0.00"))
     assert cutoff.pca == D("1200.00")
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    start=st.dates(min_value=dt.date(2019, 1, 1), max_value=dt.date(2030, 12, 31)),
+    length=st.one_of(st.none(), st.integers(min_value=0, max_value=2000)),
+    seen=st.integers(min_value=-40, max_value=2500),
+    frequency=st.sampled_from(list(Frequency)),
+)
+def test_the_period_starts_walked_are_those_of_the_billing_schedule(
+    start: dt.date, length: int | None, seen: int, frequency: Frequency
+) -> None:
+    """The cut-off walks the starts of a line's periods without building them: the same
+    dates as `periods` (calendar-aligned, partial first period), up to d."""
+    from levier.contracts.cutoff import _period_starts
+    from levier.lib.periods import periods
+
+    end = None if length is None else start + dt.timedelta(days=length)
+    as_of = start + dt.timedelta(days=seen)
+    expected = []
+    for period in periods(start, end, frequency, 1, anchor_month=1):
+        if period.start > as_of:
+            break
+        expected.append(period.start)
+    assert list(_period_starts(start, end, frequency, as_of)) == expected
