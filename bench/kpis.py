@@ -1243,218 +1243,22 @@ def explain(sql: str, params: Any, analyze: bool = True) -> str:
         return "\n".join(" ".join(str(c) for c in row) for row in cursor.fetchall())
 
 
-# --- proposed rewrites, measured beside the current code (scratch copies, PostgreSQL) ---------
-# Written against the code before 823ac6a (open amounts at a past date summed from their
-# parts). Still telling: the forecast as one query, FAE/PCA without `_invoiced`, and the
-# restriction `open_amount ≠ 0 or settled after d`, which keeps the invoices paid then
-# credited (negative at d) that `settled_on IS NULL OR settled_on > d` leaves out: the
-# "proposed vs reference" check compares AR(d) with AR from the facts.
+# --- reference check --------------------------------------------------------------------------
 
 
-def proposed_open_at(customer_id: int | None, as_of: dt.date) -> Any:
-    """`statement.open_items` without its final `exclude(open_at=0)` (a zero adds nothing
-    to a sum) and, for a past d, restricted to the invoices that can owe something at d: open
-    today (`open_amount` ≠ 0, negative included: paid, then credited) or settled after d. An
-    invoice with `open_amount` = 0 settled on or before d was fully covered at d."""
-    from django.db.models import (
-        DecimalField,
-        ExpressionWrapper,
-        F,
-        OuterRef,
-        Q,
-        Subquery,
-        Sum,
-        Value,
-    )
-    from django.db.models.functions import Coalesce, Round
-
-    from levier.billing.models import Invoice
-    from levier.collections.models import Allocation
-
-    amount = DecimalField(max_digits=16, decimal_places=2)
-    zero = Decimal("0.00")
-    invoices = Invoice.objects.filter(status="issued", kind="invoice", issue_date__lte=as_of)
-    if customer_id is not None:
-        invoices = invoices.filter(customer_id=customer_id)
-    if as_of >= TODAY:
-        return invoices.exclude(open_amount=0).annotate(open_at=F("open_amount"))
-    invoices = invoices.filter(~Q(open_amount=0) | Q(settled_on__gt=as_of))
-    credited = (
-        Invoice.objects.filter(
-            credited_invoice=OuterRef("pk"),
-            kind="credit_note",
-            status="issued",
-            issue_date__lte=as_of,
-        )
-        .values("credited_invoice")
-        .annotate(total=Sum("total_gross"))
-        .values("total")
-    )
-    paid = (
-        Allocation.objects.filter(invoice=OuterRef("pk"), payment__received_on__lte=as_of)
-        .values("invoice")
-        .annotate(total=Sum("amount"))
-        .values("total")
-    )
-    return invoices.annotate(
-        open_at=Round(
-            ExpressionWrapper(
-                F("total_gross")
-                - Coalesce(Subquery(credited, output_field=amount), Value(zero))
-                - Coalesce(Subquery(paid, output_field=amount), Value(zero)),
-                output_field=amount,
-            ),
-            2,
-            output_field=amount,
-        )
-    )
-
-
-def proposed_aged_balance(customer_id: int | None, as_of: dt.date) -> dict[str, Decimal]:
-    """The aged balance as one GROUP BY bucket over `proposed_open_at`: each invoice's
-    open amount is computed once (the current aggregate repeats the two subqueries in each
-    of its six SUM(CASE …) and in the WHERE)."""
-    from django.db.models import Case, CharField, Q, Sum, Value, When
-
-    def due_since(days: int) -> Q:
-        return Q(due_date__gte=as_of - dt.timedelta(days=days))
-
-    bucket = Case(
-        When(Q(due_date__gte=as_of) | Q(due_date__isnull=True), then=Value("not_due")),
-        When(due_since(30), then=Value("1_30")),
-        When(due_since(60), then=Value("31_60")),
-        When(due_since(90), then=Value("61_90")),
-        default=Value("over_90"),
-        output_field=CharField(),
-    )
-    rows = (
-        proposed_open_at(customer_id, as_of)
-        .annotate(bucket=bucket)
-        .values("bucket")
-        .annotate(total=Sum("open_at"))
-        .order_by()
-    )
-    sums = {key: Decimal("0.00") for key in ("not_due", "1_30", "31_60", "61_90", "over_90")}
-    for row in rows:
-        sums[row["bucket"]] = Decimal(row["total"]).quantize(Decimal("0.01"))
-    sums["total"] = sum(sums.values(), Decimal("0.00"))
-    return sums
-
-
-FORECAST_SQL = """
-WITH settled AS (
-    SELECT customer_id, settled_on - due_date AS delay
-    FROM billing_invoice
-    WHERE status = 'issued' AND kind = 'invoice' AND due_date IS NOT NULL
-      AND settled_on > %s AND settled_on <= %s
-), own AS (
-    SELECT customer_id, AVG(delay) AS delay, COUNT(*) AS settled FROM settled
-    GROUP BY customer_id
-), company AS (
-    SELECT COALESCE(ROUND(SUM(delay * settled) / NULLIF(SUM(settled), 0)), 0) AS delay FROM own
-)
-SELECT LEAST(GREATEST(
-           (items.due_date - %s)
-           + CAST(ROUND(COALESCE(CAST(own.delay AS numeric(12, 4)), company.delay)) AS integer),
-           0) / 7, 13) AS week,
-       SUM(items.open_at)
-FROM ({items}) items
-CROSS JOIN company
-LEFT JOIN own ON own.customer_id = items.customer_id AND own.settled >= 3
-GROUP BY 1
-"""
-
-
-def proposed_cash_forecast(as_of: dt.date) -> list[Decimal]:
-    """The 13 weeks (and later) of `collection.cash_forecast` in one query: the customers'
-    delays grouped once (a CTE joined to the open items) instead of a correlated GROUP BY
-    subquery evaluated for every open invoice (PostgreSQL's date arithmetic)."""
-    from django.db import connection
-
-    items = proposed_open_at(None, as_of).exclude(due_date__isnull=True).order_by()
-    sql, params = items.values("customer_id", "due_date", "open_at").query.sql_with_params()
-    monday = as_of - dt.timedelta(days=as_of.weekday())
-    arguments = [as_of - dt.timedelta(days=365), as_of, monday, *params]
-    weeks = [Decimal("0.00")] * 14
-    with connection.cursor() as cursor:
-        cursor.execute(FORECAST_SQL.replace("{items}", sql), arguments)
-        for week, total in cursor.fetchall():
-            weeks[int(week)] = Decimal(total).quantize(Decimal("0.01"))
-    return weeks
-
-
-def proposed_fae_pca(as_of: dt.date) -> tuple[Decimal, Decimal]:
-    """FAE and PCA totals as `compute_cutoff` computes them, without `_invoiced` (the amount
-    invoiced per contract, a GROUP BY over every invoice line ever issued, which neither total
-    needs)."""
-    from collections import defaultdict
-
-    from levier.contracts import cutoff
-
-    figures: defaultdict[int | None, Any] = defaultdict(cutoff._Figures)
-    cutoff._pca(as_of, figures)
-    contracts = cutoff._load_contracts(as_of, list(figures))
-    cutoff._fae(as_of, contracts, figures)
-    fae = pca = Decimal("0.00")
-    for cid, f in figures.items():
-        row = cutoff._row(contracts[cid] if cid is not None else None, f)
-        fae, pca = fae + row.fae, pca + row.pca
-    return fae, pca
-
-
-def proposed_compute_kpis(as_of: dt.date, period: int) -> dict[str, Any]:
-    """What `compute_kpis` needs, each figure once, with the proposed rewrites: the aged
-    balance once (AR(d) is its total, CEI reuses it), AR(d − P) for the CEI from the same
-    restricted query, the sales of the window once, FAE/PCA without `_invoiced`, the forecast
-    in one query. The rest as it is."""
-    from levier.kpis import activity, collection, process
-    from levier.kpis.receivables import dso_countback, sales_ttc
-
-    start = as_of - dt.timedelta(days=period)
-    aged = proposed_aged_balance(None, as_of)
-    opening = proposed_aged_balance(None, start)["total"] if start < TODAY else aged["total"]
-    sales = sales_ttc(start, as_of)
-    fae, pca = proposed_fae_pca(as_of)
-    result = {
-        "aged": aged,
-        "dso_simple": None if not sales else round(aged["total"] / sales * period, 1),
-        "dso_countback": dso_countback(as_of, aged["total"]),
-        "cei_opening": opening,
-        "fae": fae,
-        "pca": pca,
-        "forecast": proposed_cash_forecast(as_of),
-        "delay": activity.invoicing_delay(as_of, period),
-        "notes": activity.credit_note_rates(as_of, period),
-        "errors": activity.invoice_error_rate(as_of, period),
-        "disputes": activity.dispute_rate(as_of, period),
-        "resolution": activity.dispute_resolution_days(as_of, period),
-        "open_disputes": activity.open_disputes_total(as_of),
-        "payment_delay": collection.average_payment_delay(as_of, period),
-        "cycle": process.order_validation_time(as_of, period),
-        "steps": process.step_validation_times(as_of, period),
-    }
-    return result
-
-
-def check_proposed(as_of: dt.date, period: int, current: Any) -> list[str]:
-    """Where the proposed figures differ from the reference: AR(d) from the facts
-    (`receivables`), and `compute_kpis`'s own figures otherwise."""
+def check_reference(as_of: dt.date, current: Any) -> list[str]:
+    """Where `compute_kpis` differs from the definitions read from the facts: AR(d) summed
+    over every document (`receivables`), the aged balance's buckets adding up to it, and the
+    cash forecast spreading exactly AR(d) less what has no due date."""
     from levier.kpis.receivables import receivables
 
-    proposed = proposed_compute_kpis(as_of, period)
     differences = []
     facts = receivables(as_of)
-    if proposed["aged"]["total"] != facts:
-        differences.append(f"AR: proposed {proposed['aged']['total']} ≠ facts {facts}")
     if current.receivables_ttc != facts:
         differences.append(f"AR: compute_kpis {current.receivables_ttc} ≠ facts {facts}")
-    if proposed["fae"] != current.fae or proposed["pca"] != current.pca:
-        differences.append(
-            f"FAE/PCA: {proposed['fae']}/{proposed['pca']} ≠ {current.fae}/{current.pca}"
-        )
-    weeks = [w.expected for w in current.cash_forecast] + [current.cash_forecast_later]
-    if current.receivables_ttc == facts and proposed["forecast"] != weeks:
-        differences.append(f"forecast: {proposed['forecast']} ≠ {weeks}")
+    buckets = sum((v for k, v in current.aged_balance.items() if k != "total"), Decimal(0))
+    if buckets != current.receivables_ttc:
+        differences.append(f"aged buckets {buckets} ≠ AR {current.receivables_ttc}")
     return differences
 
 
@@ -1481,8 +1285,16 @@ def run_cli(as_of: dt.date, runs: int) -> tuple[Measured, float, bool]:
     return measured, statistics.median(help_runs), ok
 
 
-def dashboard(runs: int) -> tuple[str, Measured | None, str]:
-    """GET the dashboard as the Direction: (url, measure, note)."""
+def dashboard(runs: int, *, last_week_stored: bool) -> tuple[str, Measured | None, str]:
+    """GET the dashboard as the Direction: (url, measure, note). `last_week_stored`: with
+    the snapshot the Monday job stores (the cards compare with it), else with no snapshot
+    at all (the week before is recomputed: the worst case)."""
+    from levier.kpis.history import backfill_snapshots
+    from levier.kpis.models import KpiSnapshot
+
+    KpiSnapshot.objects.all().delete()
+    if last_week_stored:
+        backfill_snapshots(TODAY, weeks=1)
     if not (ROOT / "levier" / "web" / "urls_kpis.py").exists():
         return "", None, "levier/web/urls_kpis.py does not exist yet: skipped"
     from django.test import Client
@@ -1513,16 +1325,7 @@ def dashboard(runs: int) -> tuple[str, Measured | None, str]:
         return url, None, f"GET {url} answered {exc}"
 
 
-def set_jit(on: bool) -> None:
-    from django.db import connection
-
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET jit = on" if on else "SET jit = off")
-
-
 def bench(args: Any, reuse: bool) -> None:
-    from django.db import connection
 
     from levier.collections.statement import aged_balance
 
@@ -1546,7 +1349,6 @@ def bench(args: Any, reuse: bool) -> None:
     if args.load_only:
         return
     runs, period = args.runs, 90
-    postgres = connection.vendor == "postgresql"
     dates = [TODAY, *past_dates()]
     rows: list[list[Any]] = []
     figures: dict[str, Any] = {}
@@ -1558,8 +1360,8 @@ def bench(args: Any, reuse: bool) -> None:
         print("  ".join(str(c) for c in row), flush=True)
 
     compute = compute_kpis_fn()
-    # 1. compute_kpis as it is (JIT as the server has it), today and at past dates; the
-    # slowest statements of the first two are kept for the plans.
+    # 1. compute_kpis today and at past dates; the slowest statements of the first two are
+    # kept for the plans. (Levier's connections run with PostgreSQL's JIT off.)
     for n, day in enumerate(dates):
         if compute is None:
             note(["compute_kpis", "not written yet", ""])
@@ -1569,35 +1371,11 @@ def bench(args: Any, reuse: bool) -> None:
         measured = measure(lambda day=day: compute(day, period), runs, recorder if n < 2 else None)
         note(measured.row(f"compute_kpis({day})"))
         figures[day.isoformat()] = measured.result.as_json()
-        if postgres:
-            checks[day.isoformat()] = check_proposed(day, period, measured.result)
-    # 2. The aged balance, as it is and as proposed.
+        checks[day.isoformat()] = check_reference(day, measured.result)
+    # 2. The aged balance of the whole ledger.
     for day in dates:
         note(measure(lambda day=day: aged_balance(None, day), runs).row(f"aged_balance({day})"))
-        if day < TODAY and postgres:
-            measured = measure(lambda day=day: proposed_aged_balance(None, day), runs)
-            note(measured.row(f"  proposed: restricted, grouped ({day})"))
-    # 3. JIT off for the session (PostgreSQL compiles the big aggregates on each call).
-    if postgres:
-        set_jit(False)
-        for n, day in enumerate(dates[:2]):
-            if compute is not None and n == 0:
-                measured = measure(lambda day=day: compute(day, period), runs)
-                note(measured.row(f"compute_kpis({day}), jit off"))
-            measured = measure(lambda day=day: aged_balance(None, day), runs)
-            note(measured.row(f"aged_balance({day}), jit off"))
-        # 4. Everything compute_kpis needs, with the proposed rewrites (JIT off).
-        for day in dates:
-            measured = measure(lambda day=day: proposed_compute_kpis(day, period), runs)
-            note(measured.row(f"proposed compute_kpis({day}), jit off"))
-            measured = measure(lambda day=day: proposed_aged_balance(None, day), runs)
-            note(measured.row(f"  proposed aged balance ({day}), jit off"))
-            measured = measure(lambda day=day: proposed_cash_forecast(day), runs)
-            note(measured.row(f"  proposed cash forecast ({day}), jit off"))
-            measured = measure(lambda day=day: proposed_fae_pca(day), runs)
-            note(measured.row(f"  FAE/PCA without _invoiced ({day}), jit off"))
-        set_jit(True)
-    # 5. Each part alone, today and at the first past date (JIT as the server has it).
+    # 3. Each part alone, today and at the first past date.
     part_rows: list[list[Any]] = []
     slow: set[str] = set()
     for day in dates[:2]:
@@ -1610,16 +1388,17 @@ def bench(args: Any, reuse: bool) -> None:
                 slow.add(name)
             part_rows.append(measured.row(f"{name} ({day})"))
             print("  ".join(str(c) for c in part_rows[-1]), flush=True)
-    # 6. The CLI and the dashboard.
+    # 4. The CLI and the dashboard.
     cli, startup, cli_ok = run_cli(TODAY, runs)
     note(cli.row("levier kpis --json (subprocess)" + ("" if cli_ok else " FAILED")))
     note(["  of which Django start-up (levier kpis --help)", f"{startup * 1000:.0f}", ""])
-    url, page, why = dashboard(runs)
-    if page is not None:
-        note(page.row(f"dashboard GET {url} (Direction)"))
-    else:
-        note(["dashboard", why, ""])
-    # 7. The plans of the slowest statements met in compute_kpis.
+    for stored, label in ((True, "last week's snapshot stored"), (False, "no snapshot")):
+        url, page, why = dashboard(runs, last_week_stored=stored)
+        if page is not None:
+            note(page.row(f"dashboard GET {url} (Direction), {label}"))
+        else:
+            note(["dashboard", why, ""])
+    # 5. The plans of the slowest statements met in compute_kpis.
     plans_path = None
     slowest_rows: list[list[Any]] = []
     if recorder is not None and recorder.queries:
@@ -1644,7 +1423,7 @@ def bench(args: Any, reuse: bool) -> None:
         "milliseconds": rows,
         "parts_milliseconds": part_rows,
         "slowest_statements": slowest_rows,
-        "proposed_differences": checks,
+        "differences_from_the_facts": checks,
         "figures": figures,
     }
     path = write_result("kpis", db, result)
@@ -1656,7 +1435,7 @@ def bench(args: Any, reuse: bool) -> None:
         print()
         print(table(["slowest statements in", "ms", "SQL"], slowest_rows))
         print(f"plans → {plans_path}")
-    print(f"proposed vs reference: {checks}")
+    print(f"differences from the facts: {checks}")
     if figures:
         import json
 

@@ -134,6 +134,12 @@ def _database() -> dict[str, Any]:
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
         config["CONN_MAX_AGE"] = 0
+    else:
+        # PostgreSQL's JIT compiles Levier's one-off aggregates (KPIs, breakdowns, aged
+        # balance) for longer than they run: ×1.5 to ×3 at 1,000,000 invoices (bench/kpis.py).
+        # Off for every connection, after whatever `?options=` the URL gives.
+        options = config.setdefault("OPTIONS", {})
+        options["options"] = f"{options.get('options', '')} -c jit=off".strip()
     config["TEST"] = {"NAME": env_str("TEST_DATABASE_NAME") or None}
     return config
 

@@ -120,6 +120,28 @@ def test_postgresql_database_url_is_parsed(monkeypatch: pytest.MonkeyPatch) -> N
     assert (config["HOST"], config["PORT"], config["NAME"]) == ("db.internal", 5433, "levier")
 
 
+def test_postgresql_connections_run_without_jit_after_the_url_options(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://levier@db.internal/levier")
+    assert levier_settings._database()["OPTIONS"]["options"] == "-c jit=off"
+    monkeypatch.setenv(
+        "DATABASE_URL", "postgresql://levier@db.internal/levier?options=-c%20work_mem%3D64MB"
+    )
+    options = levier_settings._database()["OPTIONS"]["options"]
+    assert options == "-c work_mem=64MB -c jit=off"
+
+
+def test_the_test_database_connection_has_jit_off(db: None) -> None:
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("JIT is PostgreSQL's")
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW jit")
+        assert cursor.fetchone() == ("off",)
+
+
 def test_sqlite_is_used_in_the_data_folder_when_database_url_is_unset(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Any
 ) -> None:
