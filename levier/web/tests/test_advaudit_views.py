@@ -10,6 +10,7 @@ import io
 import json
 import re
 import tempfile
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +90,11 @@ def test_an_auditeur_uploads_a_fec_and_reads_the_report(auditeur: User, private_
     assert f"2{NBSP}880,00{NBSP}€" in html  # receivables
     assert f"2{NBSP}398,82{NBSP}€" in html  # the cash lever
     assert reverse("web:advaudit_download", args=[run.pk, "pdf"]) in html
+    # The list of past audits groups thousands too (it printed « 3210.82 »): the cash levers
+    # added up: 2 398,82 € of DSO, 500,00 € of late invoicing, 312,00 € overdue at risk.
+    assert run.cash_total == Decimal("3210.82")
+    listed = client.get(INDEX).content.decode()
+    assert f'<td class="num">3{NBSP}210,82&nbsp;€</td>' in listed
     # The FEC and its copies are gone; only its identity is kept.
     assert list(private_tmp.iterdir()) == []
     assert run.file_name == f"{SIREN}FEC20251231.txt" and len(run.file_sha256) == 64
