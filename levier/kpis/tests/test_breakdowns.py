@@ -191,12 +191,21 @@ def test_the_invoicing_delay_is_averaged_per_invoicing_mode(adv: User) -> None:
         line_extras=[{"contract_line_id": tm_line.pk}, {"contract_line_id": delivery_line.pk}],
         order=on_order,
     )  # first contract line wins over the order: T&M, 4 days
+    _issue(
+        adv,
+        customer=customer,
+        billable=day(2026, 10, 1),
+        issued=day(2026, 10, 3),
+        contract=contract,
+        lines=[line("1", "30"), line("1", "60")],
+        line_extras=[{}, {"contract_line_id": delivery_line.pk}],
+    )  # a line without contract first: its first contract line's, on delivery, 2 days
     _issue(adv, customer=customer, billable=day(2026, 10, 1), issued=day(2026, 10, 4))  # other, 3
     _issue(adv, customer=customer, billable=day(2026, 10, 1), issued=day(2026, 10, 6))  # other, 5
     rows = invoicing_delay_by_mode(day(2026, 10, 31), 60)  # (09-01, 10-31]
     assert [(r.mode, r.invoices, r.mean_days) for r in rows] == [
         ("on_order", 1, D("0.0")),
-        ("on_delivery", 2, D("7.0")),
+        ("on_delivery", 3, D("5.3")),  # (10 + 4 + 2) / 3, from orders and a contract line
         ("time_and_materials", 1, D("4.0")),
         ("other", 2, D("4.0")),
     ]
