@@ -22,56 +22,10 @@ from levier.advaudit.services import AuditResult, audit_fec, audit_levier
 from levier.advaudit.tests.test_services import sample_fec
 from levier.billing.models import Invoice
 from levier.kpis.tests.conftest import book as book  # the KPI tests' hand-made book
+from levier.kpis.tests.kpis_md_names import FEC_NAMES, LEVIER_NAMES
 
 D = Decimal
 NBSP = "\u00a0"
-# kpis.md, "From a FEC file": the names, exactly.
-FEC_NAMES = {
-    "receivables_ttc",
-    "sales_ttc_365d",
-    "sales_ttc_90d",
-    "dso_simple_90d",
-    "dso_simple_365d",
-    "dso_countback",
-    "invoice_count",
-    "credit_note_count",
-    "credit_note_rate",
-    "credit_note_rate_amount",
-    "average_days_to_pay",
-    "average_days_to_pay_weighted",
-    "open_invoices_aged",
-    "fae",
-    "pca",
-    "top_customers_receivables",
-}
-# kpis.md, "Names in JSON".
-LEVIER_NAMES = {
-    "as_of",
-    "period_days",
-    "receivables_ttc",
-    "sales_ttc_period",
-    "dso_simple",
-    "dso_countback",
-    "invoicing_delay_days",
-    "invoicing_delay_days_weighted",
-    "credit_note_rate",
-    "credit_note_rate_amount",
-    "invoice_error_rate",
-    "fae",
-    "pca",
-    "dispute_rate",
-    "dispute_resolution_days",
-    "open_disputes_count",
-    "open_disputes_amount",
-    "aged_balance",
-    "overdue_ratio",
-    "average_payment_delay_days",
-    "average_payment_delay_days_weighted",
-    "cei",
-    "order_validation_hours_median",
-    "order_validation_hours_p90",
-    "cash_forecast",
-}
 SECTIONS = (
     "Executive summary",
     "ADV maturity",
