@@ -67,11 +67,6 @@ def refresh_open_amounts(invoice_ids: Iterable[int]) -> None:
         f"COALESCE({first_credit}, {first_payment}), COALESCE({first_payment}, {first_credit})) "
         "END"
     )
-    if connection.vendor == "postgresql":
-        # The correlated subqueries make the planner JIT-compile each 500-row UPDATE
-        # (about 1 s, for 50 ms of work); off for the rest of this transaction only.
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL jit = off")
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         marks = ", ".join(["%s"] * len(chunk))

@@ -9,12 +9,10 @@ see the modules it calls.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
@@ -52,22 +50,12 @@ def _check_period(period_days: int) -> None:
         raise ValueError(f"period_days must be between 1 and {MAX_PERIOD_DAYS}")
 
 
-@contextmanager
-def _without_jit() -> Iterator[None]:
-    """A read-only transaction with PostgreSQL's JIT off: it compiles these one-off
-    aggregates for longer than they run (bench/kpis.py: ×1.5 to ×3 slower with it on)."""
-    with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL jit = off")
-        yield
-
-
 def compute_kpis(as_of: dt.date, period_days: int = DEFAULT_PERIOD_DAYS) -> KpiFigures:
     """All the figures of kpis.md at `as_of`, the period ones over (as_of − period_days,
     as_of]."""
     _check_period(period_days)
-    with _without_jit():
+    # One transaction: every figure reads the same state of the books.
+    with transaction.atomic():
         return _compute(as_of, period_days)
 
 
@@ -78,7 +66,7 @@ def compute_headline(
     with when no weekly snapshot holds last week's figures, at about a third of the cost
     of `compute_kpis` (no aged balance, forecast, CEI, payment delays nor process times)."""
     _check_period(period_days)
-    with _without_jit():
+    with transaction.atomic():
         delay, _weighted = activity.invoicing_delay(as_of, period_days)
         return {
             "invoicing_delay_days": delay,

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -253,7 +253,6 @@ def match_payments(*, actor: User, payment_ids: Sequence[int] | None = None) -> 
     report = MatchReport(payments=len(payments))
     if not payments:
         return report
-    _without_jit()
     index = load_open_items()
     earlier = _earlier(_selected(payment_ids))
     payments = [
@@ -311,18 +310,6 @@ def match_payments(*, actor: User, payment_ids: Sequence[int] | None = None) -> 
     MatchProposal.objects.bulk_create(rows, batch_size=1000)
     report.unmatched = report.payments - report.matched_automatically - report.proposals
     return report
-
-
-def _without_jit() -> None:
-    """No JIT compilation for the rest of the transaction (PostgreSQL).
-
-    The correlated subqueries of `refresh_open_amounts` make each 500-invoice UPDATE look
-    expensive to the planner, which then JIT-compiles it: 1 s of compiling for 50 ms of
-    work, 20 s for a run settling 10,000 invoices.
-    """
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL jit = off")
 
 
 def _locked_pending(proposal: MatchProposal) -> MatchProposal:
