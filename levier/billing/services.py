@@ -33,6 +33,7 @@ from levier.billing.sending import queue_invoice_dispatches
 from levier.billing.transitions import check_invoice_transition
 from levier.catalog.models import Product
 from levier.collections.balances import refresh_open_amounts
+from levier.collections.month_ends import issued_on_stored_month, refresh_month_end_items
 from levier.contracts.models import Contract
 from levier.customers.models import Customer, DeliveryAddress
 from levier.integrations.events import Event, EventName, record_domain_events
@@ -533,6 +534,8 @@ def issue_invoices(
     # The stored status is still "draft": neither the model guard nor the triggers object.
     _update_from_values(ready, [*ISSUED_FIELDS, "open_amount"])
     head.save(update_fields=["length", "last_hash"])
+    if issued_on_stored_month(issue_date):  # a date typed in the past
+        refresh_month_end_items([i.pk for i in ready if i.kind == DocumentKind.INVOICE])
     credited = [i.credited_invoice_id for i in ready if i.credited_invoice_id is not None]
     if credited:
         # The credited invoices are locked above (_credit_check): their open amounts fall.

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from django.db import connection
 
 from levier.billing.models import Invoice
+from levier.collections.month_ends import refresh_month_end_items
 
 
 def refresh_open_amounts(invoice_ids: Iterable[int]) -> None:
@@ -76,3 +77,5 @@ def refresh_open_amounts(invoice_ids: Iterable[int]) -> None:
                 f"WHERE id IN ({marks}) AND status = 'issued' AND kind = 'invoice'",
                 chunk,
             )
+    # The open items stored at month ends follow (from the settled dates just written).
+    refresh_month_end_items(ids)

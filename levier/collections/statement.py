@@ -52,9 +52,12 @@ from levier.collections.models import (
     Allocation,
     DunningItem,
     DunningMessage,
+    MonthEnd,
+    MonthEndItem,
     Payment,
     StatementEmail,
 )
+from levier.collections.month_ends import nearest_month_end
 from levier.customers.models import Customer
 from levier.jobs import enqueue
 from levier.lib.errors import ValidationFailed
@@ -194,9 +197,12 @@ def open_parts(customer: Customer | None, as_of: dt.date) -> list[QuerySet[Any]]
 
     Today, one part: the invoices with something open now (`Invoice.open_amount`, kept exact
     by `levier.collections.balances`), read from the open-items index alone. For a past day,
-    whichever of two exact countings reads less; no subquery per invoice as `open_items`
-    needs to show each invoice's own amount:
+    whichever exact counting reads less; no subquery per invoice as `open_items` needs to
+    show each invoice's own amount:
 
+    - from the nearest stored month end (`levier.collections.month_ends`) when it is nearer
+      than today: its open items, then forwards (`_counted_from_month_end`) or backwards
+      (`_counted_back`) over at most half a month of documents;
     - up to `COUNT_BACK_DAYS` ago, backwards from today (`_counted_back`): what an invoice
       owed then is what it owes now plus the credit notes issued and the payments received
       since, so the recent past costs what happened since;
@@ -207,6 +213,13 @@ def open_parts(customer: Customer | None, as_of: dt.date) -> list[QuerySet[Any]]
     today = timezone.localdate()
     if as_of >= today:
         return [_now_open(customer, as_of)]
+    base = nearest_month_end(as_of)
+    if base is not None and abs((base.day - as_of).days) < min(
+        (today - as_of).days, COUNT_BACK_DAYS
+    ):
+        if base.day < as_of:
+            return _counted_from_month_end(customer, as_of, base)
+        return _counted_back(customer, as_of, base)
     if (today - as_of).days <= COUNT_BACK_DAYS:
         return _counted_back(customer, as_of)
     return _counted_forward(customer, as_of)
@@ -251,7 +264,19 @@ def _with_invoice_columns(queryset: QuerySet[Any], prefix: str, signed: Any) -> 
     )
 
 
-def _counted_back(customer: Customer | None, as_of: dt.date) -> list[QuerySet[Any]]:
+def _stored(customer: Customer | None, base: MonthEnd, as_of: dt.date) -> QuerySet[Any]:
+    """The open items stored at a month end, of the invoices issued by d."""
+    items = MonthEndItem.objects.filter(month_end=base, issue_date__lte=as_of)
+    if customer is not None:
+        items = items.filter(customer=customer)
+    return items.annotate(due=F("due_date"), debtor=F("customer_id"), signed=F("amount"))
+
+
+def _counted_back(
+    customer: Customer | None, as_of: dt.date, base: MonthEnd | None = None
+) -> list[QuerySet[Any]]:
+    """Backwards to d from today's open amounts, or from a later stored month end (`base`):
+    what was open then, plus the credit notes issued and the payments received since d."""
     credited_since = Invoice.objects.filter(
         _of_invoice("credited_invoice", as_of, customer),
         status=InvoiceStatus.ISSUED,
@@ -261,8 +286,14 @@ def _counted_back(customer: Customer | None, as_of: dt.date) -> list[QuerySet[An
     paid_since = Allocation.objects.filter(
         _of_invoice("invoice", as_of, customer), payment__received_on__gt=as_of
     )
+    if base is None:
+        start = _now_open(customer, as_of)
+    else:
+        start = _stored(customer, base, as_of)
+        credited_since = credited_since.filter(issue_date__lte=base.day)
+        paid_since = paid_since.filter(payment__received_on__lte=base.day)
     return [
-        _now_open(customer, as_of),
+        start,
         _with_invoice_columns(credited_since, "credited_invoice", F("total_gross")),
         _with_invoice_columns(paid_since, "invoice", F("amount")),
     ]
@@ -288,6 +319,48 @@ def _counted_forward(customer: Customer | None, as_of: dt.date) -> list[QuerySet
         issued.annotate(due=F("due_date"), debtor=F("customer_id"), signed=F("total_gross")),
         _with_invoice_columns(credited, "credited_invoice", -F("total_gross")),
         _with_invoice_columns(paid, "invoice", -F("amount")),
+    ]
+
+
+def _counted_from_month_end(
+    customer: Customer | None, as_of: dt.date, base: MonthEnd
+) -> list[QuerySet[Any]]:
+    """Forwards to d from an earlier stored month end m: what was open at m, plus the
+    invoices issued in (m, d], less what reduced an invoice issued by d and counts at d but
+    not at m: a credit note or a payment dated in (m, d], or one dated by m on an invoice
+    issued after m (a payment received before its invoice, such as a deposit)."""
+    m = base.day
+    issued = Invoice.objects.filter(issue_date__gt=m, issue_date__lte=as_of, **_ISSUED_INVOICE)
+    if customer is not None:
+        issued = issued.filter(customer=customer)
+    credit_notes = Invoice.objects.filter(
+        _of_invoice("credited_invoice", as_of, customer),
+        status=InvoiceStatus.ISSUED,
+        kind=DocumentKind.CREDIT_NOTE,
+        issue_date__lte=as_of,
+    )
+    allocations = Allocation.objects.filter(
+        _of_invoice("invoice", as_of, customer), payment__received_on__lte=as_of
+    )
+    return [
+        _stored(customer, base, as_of),
+        issued.annotate(due=F("due_date"), debtor=F("customer_id"), signed=F("total_gross")),
+        _with_invoice_columns(
+            credit_notes.filter(issue_date__gt=m), "credited_invoice", -F("total_gross")
+        ),
+        _with_invoice_columns(
+            credit_notes.filter(issue_date__lte=m, credited_invoice__issue_date__gt=m),
+            "credited_invoice",
+            -F("total_gross"),
+        ),
+        _with_invoice_columns(
+            allocations.filter(payment__received_on__gt=m), "invoice", -F("amount")
+        ),
+        _with_invoice_columns(
+            allocations.filter(payment__received_on__lte=m, invoice__issue_date__gt=m),
+            "invoice",
+            -F("amount"),
+        ),
     ]
 
 

@@ -26,6 +26,7 @@ from levier.demo.company import (
 )
 from levier.demo.history import HistoryGenerator, status_counts, waiting_counts
 from levier.demo.timeline import Timeline, renumber_by_year
+from levier.collections.month_ends import store_month_ends
 from levier.kpis.history import backfill_snapshots
 from levier.sales.models import ApprovalStep, OrderEmail, Quote
 
@@ -80,6 +81,9 @@ def load_demo(scale: Scale | None = None, progress: Progress = no_progress) -> S
     contracts, invoices, credit_notes = create_billing_history(cast, rng, timeline, progress)
     collections = create_collections_history(cast, rng, timeline, progress)
     timeline.apply()
+    # The open items at past month ends, which the past dates' aged balances count from (the
+    # Monday job stores them in real use).
+    store_month_ends()
     # A year of Monday snapshots, so the dashboard's trends and sparklines have a history.
     snapshots = backfill_snapshots(timezone.localdate(), weeks=52)
     quotes: dict[str, int] = {}

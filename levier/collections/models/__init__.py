@@ -18,6 +18,7 @@ from levier.collections.models.dunning import (
     LateInterestRate,
     StatementEmail,
 )
+from levier.collections.models.month_ends import MonthEnd, MonthEndItem
 from levier.collections.models.payments import Allocation, MatchProposal, Payment
 
 __all__ = [
@@ -35,6 +36,8 @@ __all__ = [
     "DunningStep",
     "LateInterestRate",
     "MatchProposal",
+    "MonthEnd",
+    "MonthEndItem",
     "Payment",
     "PromiseToPay",
     "StatementEmail",
