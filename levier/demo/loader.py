@@ -12,6 +12,7 @@ from django.utils import timezone
 from levier.accounts.models import User
 from levier.audit.models import AuditEvent
 from levier.catalog.models import Product
+from levier.collections.month_ends import store_month_ends
 from levier.customers.models import Contact, Customer
 from levier.demo.billing import create_billing_history
 from levier.demo.collections import create_collections_history
@@ -26,7 +27,6 @@ from levier.demo.company import (
 )
 from levier.demo.history import HistoryGenerator, status_counts, waiting_counts
 from levier.demo.timeline import Timeline, renumber_by_year
-from levier.collections.month_ends import store_month_ends
 from levier.kpis.history import backfill_snapshots
 from levier.sales.models import ApprovalStep, OrderEmail, Quote
 
