@@ -1325,6 +1325,23 @@ def dashboard(runs: int, *, last_week_stored: bool) -> tuple[str, Measured | Non
         return url, None, f"GET {url} answered {exc}"
 
 
+def store_month_ends_timed() -> dict[str, Any]:
+    """The Monday job's first step: the open items of the month ends not stored yet (all of
+    them on a new database), which the past dates' aged balances count from."""
+    try:
+        from levier.collections.models import MonthEndItem
+        from levier.collections.month_ends import store_month_ends
+    except ImportError:
+        return {"stored": "not in this version"}
+    started = time.perf_counter()
+    stored = store_month_ends()
+    return {
+        "stored_now": len(stored),
+        "seconds": round(time.perf_counter() - started, 1),
+        "rows": MonthEndItem.objects.count(),
+    }
+
+
 def bench(args: Any, reuse: bool) -> None:
 
     from levier.collections.statement import aged_balance
@@ -1346,6 +1363,8 @@ def bench(args: Any, reuse: bool) -> None:
         vacuum_analyze()
     consistency = check_consistency()
     print(f"consistency: {consistency}", flush=True)
+    month_ends = store_month_ends_timed()
+    print(f"month ends: {month_ends}", flush=True)
     if args.load_only:
         return
     runs, period = args.runs, 90

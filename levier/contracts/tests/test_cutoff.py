@@ -7,13 +7,14 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from levier.accounts.models import User
 from levier.billing.models import Invoice
 from levier.billing.run import run_billing
 from levier.billing.services import create_credit_note, create_draft_invoice, issue_invoice
+from levier.contracts import cutoff as cutoff_module
 from levier.contracts.cutoff import ContractCutoff, Cutoff, JournalLine, compute_cutoff
 from levier.contracts.models import Contract, ContractLine
 from levier.contracts.services import enter_time, mark_milestone_reached, record_delivery
@@ -441,3 +442,30 @@ def test_the_period_starts_walked_are_those_of_the_billing_schedule(
             break
         expected.append(period.start)
     assert list(_period_starts(start, end, frequency, as_of)) == expected
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.dates(min_value=dt.date(2025, 12, 1), max_value=dt.date(2027, 6, 30)))
+@example(dt.date(2026, 10, 2))  # the day of an issue: its invoices are invoiced that day
+@example(dt.date(2026, 11, 20))
+def test_the_invoiced_items_are_the_same_read_with_or_without_joining_the_invoices(
+    adv: User, monkeypatch: pytest.MonkeyPatch, day: dt.date
+) -> None:
+    # Once per test run: a bit of everything, some of it billed (issued on several dates),
+    # and a draft left from a later run (its keys are not invoiced).
+    if not Contract.objects.exists():
+        a_bit_of_everything(adv)
+        run_billing(
+            actor=adv, as_of=dt.date(2026, 9, 30), issue=True, issue_date=dt.date(2026, 10, 2)
+        )
+        run_billing(
+            actor=adv, as_of=dt.date(2026, 11, 30), issue=True, issue_date=dt.date(2026, 11, 20)
+        )
+        assert run_billing(actor=adv, as_of=dt.date(2027, 3, 31)).drafts.exists()
+    with monkeypatch.context() as recent_or_not:
+        recent_or_not.setattr(cutoff_module, "RECENT_DAYS", 100_000)
+        without_join = compute_cutoff(day)
+        recent_or_not.setattr(cutoff_module, "RECENT_DAYS", -100_000)
+        assert compute_cutoff(day) == without_join, day
