@@ -12,7 +12,7 @@ import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db.models import DecimalField, Q, Sum, Value
-from django.db.models.functions import Coalesce, TruncMonth
+from django.db.models.functions import Coalesce
 
 from levier.billing.choices import DocumentKind, InvoiceStatus
 from levier.billing.models import Invoice
@@ -89,23 +89,25 @@ def dso_simple(as_of: dt.date, period_days: int = 90, ar: Decimal | None = None)
 
 def monthly_sales(as_of: dt.date, months: int = COUNTBACK_MONTHS) -> dict[dt.date, Decimal]:
     """Sales TTC per calendar month (first day → amount), for the months up to d's, the
-    current month counted up to d: one GROUP BY query."""
+    current month counted up to d: one row of a sum per month for the invoices (read from
+    the issued-invoices index alone) and one for the credit notes. Sums filtered by date
+    rather than GROUP BY month: truncating a million dates cost more than the sums
+    (bench/kpis.py: 111 → 50 ms for six months)."""
     first = add_months(as_of.replace(day=1), -(months - 1))
-    rows = (
-        Invoice.objects.filter(
-            status=InvoiceStatus.ISSUED, issue_date__gte=first, issue_date__lte=as_of
+    starts = [add_months(first, n) for n in range(months)]
+    sums = {
+        f"m{n}": Sum(
+            "total_gross", filter=Q(issue_date__gte=start, issue_date__lt=add_months(start, 1))
         )
-        .annotate(month=TruncMonth("issue_date"))
-        .values("month", "kind")
-        .annotate(total=Sum("total_gross"))
-    )
-    sales: dict[dt.date, Decimal] = {}
-    for row in rows:
-        month = row["month"]
-        month = month.date() if isinstance(month, dt.datetime) else month
-        sign = 1 if row["kind"] == DocumentKind.INVOICE else -1
-        sales[month] = sales.get(month, ZERO) + sign * Decimal(row["total"])
-    return sales
+        for n, start in enumerate(starts)
+    }
+    window = Q(status=InvoiceStatus.ISSUED, issue_date__gte=first, issue_date__lte=as_of)
+    invoiced = Invoice.objects.filter(window, kind=DocumentKind.INVOICE).aggregate(**sums)
+    credited = Invoice.objects.filter(window, kind=DocumentKind.CREDIT_NOTE).aggregate(**sums)
+    return {
+        start: Decimal(invoiced[f"m{n}"] or ZERO) - Decimal(credited[f"m{n}"] or ZERO)
+        for n, start in enumerate(starts)
+    }
 
 
 # Months read first: AR rarely covers more than six months of sales, and each month more is a

@@ -79,8 +79,7 @@ def compute_headline(
 
 def _compute(as_of: dt.date, period_days: int) -> KpiFigures:
     aged = aged_balance(None, as_of)
-    delay, delay_weighted = activity.invoicing_delay(as_of, period_days)
-    note_rate, note_rate_amount = activity.credit_note_rates(as_of, period_days)
+    rates = activity.period_rates(as_of, period_days)
     disputes_open, disputes_amount = activity.open_disputes_total(as_of)
     payment_delay, payment_delay_weighted = collection.average_payment_delay(as_of, period_days)
     cutoff = compute_cutoff(as_of, with_invoiced=False)
@@ -95,14 +94,14 @@ def _compute(as_of: dt.date, period_days: int) -> KpiFigures:
         sales_ttc_period=sales,
         dso_simple=dso_simple(as_of, period_days, aged.total),
         dso_countback=dso_countback(as_of, aged.total),
-        invoicing_delay_days=delay,
-        invoicing_delay_days_weighted=delay_weighted,
-        credit_note_rate=note_rate,
-        credit_note_rate_amount=note_rate_amount,
-        invoice_error_rate=activity.invoice_error_rate(as_of, period_days),
+        invoicing_delay_days=rates.invoicing_delay,
+        invoicing_delay_days_weighted=rates.invoicing_delay_weighted,
+        credit_note_rate=rates.credit_note_rate,
+        credit_note_rate_amount=rates.credit_note_rate_amount,
+        invoice_error_rate=rates.invoice_error_rate,
         fae=cutoff.fae,
         pca=cutoff.pca,
-        dispute_rate=activity.dispute_rate(as_of, period_days),
+        dispute_rate=rates.dispute_rate,
         dispute_resolution_days=activity.dispute_resolution_days(as_of, period_days),
         open_disputes_count=disputes_open,
         open_disputes_amount=disputes_amount,

@@ -25,6 +25,7 @@ from decimal import Decimal
 import pytest
 
 from levier.billing.models import Invoice
+from levier.kpis import activity
 from levier.kpis.figures import KpiFigures
 from levier.kpis.services import compute_kpis
 from levier.kpis.tests.kpis_md_names import LEVIER_NAMES
@@ -151,3 +152,21 @@ def test_figures_are_undefined_not_errors_on_an_empty_book(db: None) -> None:
     assert figures.dispute_rate is None and figures.overdue_ratio is None
     assert figures.cei is None and figures.average_payment_delay_days is None
     assert [week.expected for week in figures.cash_forecast] == [D("0.00")] * 13
+
+
+@pytest.mark.parametrize(
+    ("as_of", "period"),
+    [(AS_OF, 90), (AS_OF, 30), (dt.date(2026, 1, 31), 45), (dt.date(2025, 12, 31), 31)],
+)
+def test_the_rates_read_in_one_pass_are_those_of_each_function(
+    book: dict[str, Invoice], as_of: dt.date, period: int
+) -> None:
+    rates = activity.period_rates(as_of, period)
+    assert (rates.invoicing_delay, rates.invoicing_delay_weighted) == activity.invoicing_delay(
+        as_of, period
+    )
+    assert (rates.credit_note_rate, rates.credit_note_rate_amount) == activity.credit_note_rates(
+        as_of, period
+    )
+    assert rates.invoice_error_rate == activity.invoice_error_rate(as_of, period)
+    assert rates.dispute_rate == activity.dispute_rate(as_of, period)
