@@ -231,6 +231,7 @@ def _pca(as_of: dt.date, figures: Mapping[int | None, _Figures]) -> None:
     contract_of = LINE_CONTRACT
     with_period = (
         InvoiceLine.objects.filter(issued, period_start__isnull=False, period_end__gt=as_of)
+        .order_by()
         .annotate(cid=contract_of)
         .values_list("cid", "invoice__kind", "net_amount", "period_start", "period_end")
     )
@@ -252,16 +253,19 @@ def _pca(as_of: dt.date, figures: Mapping[int | None, _Figures]) -> None:
         period_start__isnull=True,
     ).annotate(cid=contract_of)
     credit_rows = list(
-        unperiodised.values_list("cid", "invoice__credited_invoice_id", "description", "net_amount")
+        unperiodised.order_by().values_list(
+            "cid", "invoice__credited_invoice_id", "description", "net_amount"
+        )
     )
     if not credit_rows:
         return
     credited: dict[int, list[tuple[str, Decimal, dt.date | None, dt.date | None]]] = defaultdict(
         list
     )
+    # The invoices credited, by their ids: the rows above already hold them.
+    credited_ids = sorted({row[1] for row in credit_rows if row[1] is not None})
     for invoice_id, description, net, start, end in InvoiceLine.objects.filter(
-        _issued_on_or_before(as_of, "invoice__"),
-        invoice_id__in=unperiodised.values("invoice__credited_invoice_id"),
+        _issued_on_or_before(as_of, "invoice__"), invoice_id__in=credited_ids
     ).values_list("invoice_id", "description", "net_amount", "period_start", "period_end"):
         credited[invoice_id].append((description, net, start, end))
     for cid, credited_id, description, net in credit_rows:
