@@ -19,6 +19,9 @@ from levier.kpis.services import DEFAULT_PERIOD_DAYS, MAX_PERIOD_DAYS, compute_k
 
 class Command(BaseCommand):
     help = "Print the KPIs of kpis.md at a date (all figures; --json for kpis.md's names)."
+    # Read-only: Django's system checks would import every view of the web layer first
+    # (bench/kpis.py: 1 s of the command's time); `levier check` runs them.
+    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("--as-of", dest="as_of", default="")
