@@ -330,6 +330,9 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 CELERY_TIMEZONE = TIME_ZONE
+# On PostgreSQL, compute_kpis reads the cut-off and the forecast on two more connections
+# sharing its snapshot (levier.kpis.parallel).
+LEVIER_KPI_PARALLEL = env_bool("LEVIER_KPI_PARALLEL", True)
 # The user scheduled billing runs are recorded as (default: the first active ADV user).
 LEVIER_BILLING_USER = env_str("LEVIER_BILLING_USER")
 # Issuing an invoice queues its sending on the customer's channel (email, e-invoicing

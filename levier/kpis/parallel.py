@@ -42,7 +42,7 @@ def can_share_snapshot() -> bool:
     return (
         connection.vendor == "postgresql"
         and not connection.in_atomic_block
-        and bool(getattr(settings, "LEVIER_KPI_PARALLEL", True))
+        and bool(settings.LEVIER_KPI_PARALLEL)
     )
 
 
