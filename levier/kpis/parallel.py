@@ -26,6 +26,9 @@ from django.utils import translation
 
 T = TypeVar("T")
 
+# The readers at once besides the caller's connection: the dashboard's three (cut-off,
+# forecast, invoicing delay by mode).
+WORKERS = 3
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
 
@@ -34,7 +37,7 @@ def _executor() -> ThreadPoolExecutor:
     global _pool
     with _pool_lock:
         if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="levier-kpis")
+            _pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="levier-kpis")
         return _pool
 
 
@@ -51,10 +54,18 @@ def _repeatable_read() -> None:
         cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
 
 
+_current = threading.local()
+
+
 @contextmanager
 def shared_snapshot() -> Iterator[str | None]:
     """One transaction on this connection, for reading only; yields the id of its snapshot
-    for `in_snapshot`, or None where it cannot be shared."""
+    for `in_snapshot`, or None where it cannot be shared. Inside another `shared_snapshot`
+    (the dashboard around `compute_kpis`), the same one."""
+    outer = getattr(_current, "snapshot", None)
+    if outer is not None:
+        yield outer
+        return
     if not can_share_snapshot():
         with transaction.atomic():
             yield None
@@ -64,7 +75,11 @@ def shared_snapshot() -> Iterator[str | None]:
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_export_snapshot()")
             (snapshot,) = cursor.fetchone()
-        yield snapshot
+        _current.snapshot = snapshot
+        try:
+            yield snapshot
+        finally:
+            _current.snapshot = None
 
 
 def in_snapshot(snapshot: str | None, fn: Callable[..., T], *args: Any, **kwargs: Any) -> Future[T]:

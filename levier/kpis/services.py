@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 
 from levier.collections.statement import aged_balance
 from levier.contracts.cutoff import Cutoff, compute_cutoff
-from levier.kpis import activity, collection, process
+from levier.kpis import activity, breakdowns, collection, process
 from levier.kpis.figures import ForecastWeek, KpiFigures, StepTime
 from levier.kpis.parallel import in_snapshot, shared_snapshot
 from levier.kpis.receivables import dso_countback, dso_simple, sales_ttc
@@ -65,6 +65,21 @@ def compute_kpis(as_of: dt.date, period_days: int = DEFAULT_PERIOD_DAYS) -> KpiF
             return _compute(as_of, period_days, cutoff, forecast)
         finally:
             wait([cutoff, forecast])  # the snapshot must outlive its readers
+
+
+def dashboard_figures(
+    as_of: dt.date, period_days: int = DEFAULT_PERIOD_DAYS
+) -> tuple[KpiFigures, list[breakdowns.DelayByMode]]:
+    """`compute_kpis` and the invoicing delay by mode, the dashboard's slowest breakdown
+    (a subquery per invoice of the period), read on another connection meanwhile, in the
+    same snapshot (`levier.kpis.parallel`)."""
+    _check_period(period_days)
+    with shared_snapshot() as snapshot:
+        delays = in_snapshot(snapshot, breakdowns.invoicing_delay_by_mode, as_of, period_days)
+        try:
+            return compute_kpis(as_of, period_days), delays.result()
+        finally:
+            wait([delays])
 
 
 def compute_headline(

@@ -55,7 +55,12 @@ from levier.kpis.exports import (
 )
 from levier.kpis.figures import KpiFigures
 from levier.kpis.history import figures_date, value_of, weekly_figures
-from levier.kpis.services import HEADLINE, Headline, compute_headline, compute_kpis
+from levier.kpis.services import (
+    HEADLINE,
+    Headline,
+    compute_headline,
+    dashboard_figures,
+)
 from levier.kpis.thresholds import statuses
 from levier.lib.errors import ValidationFailed
 from levier.web.views.customers import request_actor
@@ -350,7 +355,7 @@ def _short_date(day: dt.date) -> str:
 
 def dashboard_context(params: Params) -> dict[str, Any]:
     """Everything the dashboard shows at `params` (see the module docstring for its cost)."""
-    figures = compute_kpis(params.as_of, params.period_days)
+    figures, delays = dashboard_figures(params.as_of, params.period_days)
     stored = weekly_figures(params.as_of, SERIES_WEEKS)
     previous = _previous_week(params, stored)
     status = statuses({h.key: getattr(figures, h.key) for h in HEADLINE})
@@ -434,7 +439,6 @@ def dashboard_context(params: Params) -> dict[str, Any]:
         width=HALF_WIDTH,
     )
 
-    delays = breakdowns.invoicing_delay_by_mode(params.as_of, params.period_days)
     delay_rows = [
         {
             "label": row.label,
