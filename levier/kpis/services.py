@@ -12,6 +12,7 @@ import datetime as dt
 from concurrent.futures import Future, wait
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
@@ -55,16 +56,17 @@ def compute_kpis(as_of: dt.date, period_days: int = DEFAULT_PERIOD_DAYS) -> KpiF
     """All the figures of kpis.md at `as_of`, the period ones over (as_of − period_days,
     as_of]."""
     _check_period(period_days)
-    # Every figure reads the same state of the books: one transaction, or on PostgreSQL two
-    # connections sharing one snapshot, the cut-off (half the time, mostly Python) read on
-    # the second while the rest is read here (levier.kpis.parallel).
+    # Every figure reads the same state of the books: one transaction, or on PostgreSQL
+    # three connections sharing one snapshot, the cut-off (mostly Python) and the forecast
+    # read on the other two while the rest is read here (levier.kpis.parallel).
     with shared_snapshot() as snapshot:
         cutoff = in_snapshot(snapshot, compute_cutoff, as_of, with_invoiced=False)
         forecast = in_snapshot(snapshot, collection.cash_forecast, as_of)
+        readers: list[Future[Any]] = [cutoff, forecast]
         try:
             return _compute(as_of, period_days, cutoff, forecast)
         finally:
-            wait([cutoff, forecast])  # the snapshot must outlive its readers
+            wait(readers)  # the snapshot must outlive its readers
 
 
 def dashboard_figures(
