@@ -145,9 +145,10 @@ def issued_on_stored_month(issue_date: dt.date) -> bool:
 
 
 def nearest_month_end(as_of: dt.date) -> MonthEnd | None:
-    """The stored month end closest to `as_of` (the earlier one on a tie)."""
-    before = MonthEnd.objects.filter(day__lte=as_of).order_by("-day").first()
-    after = MonthEnd.objects.filter(day__gt=as_of).order_by("day").first()
-    if before is None or after is None:
-        return before or after
-    return before if (as_of - before.day) <= (after.day - as_of) else after
+    """The stored month end closest to `as_of` within a month either side (the earlier one
+    on a tie), in one query; None without any."""
+    month = dt.timedelta(days=31)
+    near = list(MonthEnd.objects.filter(day__gte=as_of - month, day__lte=as_of + month))
+    if not near:
+        return None
+    return min(near, key=lambda m: (abs((m.day - as_of).days), m.day))

@@ -20,6 +20,7 @@ from levier.billing.tests.factories import complete_company_profile
 from levier.collections.payments import Portion, allocate_payment
 from levier.collections.tests.factories import issued_invoice, payment
 from levier.customers.tests.factories import CustomerFactory
+from levier.kpis import services as kpi_services
 from levier.kpis.drilldown import DRILLDOWN_KEYS, Column, DrillDown
 from levier.kpis.history import figures_date
 from levier.kpis.models import KpiSnapshot
@@ -189,7 +190,7 @@ def test_without_snapshots_the_dashboard_computes_last_weeks_headline_only(
         headline.append((as_of, period_days))
         return compute_headline(as_of, period_days)
 
-    monkeypatch.setattr(views, "compute_kpis", counting)
+    monkeypatch.setattr(kpi_services, "compute_kpis", counting)
     monkeypatch.setattr(views, "compute_headline", counting_headline)
     with translation.override("en"):
         html = html_of(
@@ -269,7 +270,7 @@ def test_the_change_since_last_week_uses_the_stored_snapshot_of_that_week(
         calls.append(as_of)
         return compute_kpis(as_of, period_days)
 
-    monkeypatch.setattr(views, "compute_kpis", counting)
+    monkeypatch.setattr(kpi_services, "compute_kpis", counting)
     with translation.override("en"):
         html = html_of(client_for(direction, "en").get(DASHBOARD, {"as_of": "2026-11-01"}))
     assert calls == [dt.date(2026, 11, 1)]  # last week's figures were read, not recomputed
