@@ -21,9 +21,11 @@ that day.
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import time
 from collections.abc import Iterable
 
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.db.models import Min
 from django.utils import timezone
 
@@ -31,6 +33,8 @@ from levier.billing.choices import DocumentKind, InvoiceStatus
 from levier.billing.models import Invoice
 from levier.collections.models import Allocation, MonthEnd, MonthEndItem, Payment
 from levier.lib.periods import add_months
+
+log = logging.getLogger(__name__)
 
 # What every invoice owed at each month end `m` joined to it, when not zero: the same sum
 # as `open_items`, with the same shortcut (an invoice settled by then owed nothing, unless
@@ -73,16 +77,39 @@ def month_end_of(day: dt.date) -> dt.date:
     return add_months(day.replace(day=1), 1) - dt.timedelta(days=1)
 
 
+class BooksBusy(Exception):
+    """The invoices or allocations stayed locked by writers: no month end stored this time."""
+
+
+# How many times, and how long apart, storing a month end asks for the tables before giving
+# up (the next Monday job tries again).
+LOCK_ATTEMPTS = 40
+LOCK_PAUSE_SECONDS = 0.25
+
+
 def _lock_writers() -> None:
     """Hold off the writers of invoices and allocations while a month end is read and
     stored: a change committed in between would be in neither the rows read nor (the month
     end not being stored yet for it) the rows its own refresh rewrites. SQLite has one writer
-    at a time already."""
-    if connection.vendor == "postgresql":
-        q = connection.ops.quote_name
-        tables = ", ".join(q(m._meta.db_table) for m in (Invoice, Allocation, Payment))
-        with connection.cursor() as cursor:
-            cursor.execute(f"LOCK TABLE {tables} IN SHARE MODE")
+    at a time already.
+
+    NOWAIT, retried: waiting for one table while holding another could deadlock with a writer
+    that holds the second and wants the first (payment matching locks invoices, then writes
+    allocations, then invoices); asking for all three at once and letting go on refusal never
+    holds anything while waiting."""
+    if connection.vendor != "postgresql":
+        return
+    q = connection.ops.quote_name
+    tables = ", ".join(q(m._meta.db_table) for m in (Invoice, Allocation, Payment))
+    for attempt in range(LOCK_ATTEMPTS):
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:  # a savepoint
+                cursor.execute(f"LOCK TABLE {tables} IN SHARE MODE NOWAIT")
+            return
+        except OperationalError:
+            if attempt + 1 < LOCK_ATTEMPTS:
+                time.sleep(LOCK_PAUSE_SECONDS)
+    raise BooksBusy(f"{tables} stayed locked by writers ({LOCK_ATTEMPTS} attempts)")
 
 
 @transaction.atomic
@@ -103,7 +130,8 @@ def store_month_end(day: dt.date) -> MonthEnd:
 def store_month_ends(until: dt.date | None = None) -> list[dt.date]:
     """Store every month end not stored yet, from the month of the first issued invoice to
     the last month end before today (or `until`, if earlier). Each in its own transaction,
-    so that writers wait for one month end at a time. Returns the days stored."""
+    so that writers wait for one month end at a time. Returns the days stored; stops at the
+    first month end the writers' locks keep from being stored (logged)."""
     first = Invoice.objects.filter(
         status=InvoiceStatus.ISSUED, kind=DocumentKind.INVOICE
     ).aggregate(first=Min("issue_date"))["first"]
@@ -113,11 +141,15 @@ def store_month_ends(until: dt.date | None = None) -> list[dt.date]:
     if until is not None:
         last = min(last, until)
     stored = set(MonthEnd.objects.values_list("day", flat=True))
-    done = []
+    done: list[dt.date] = []
     day = month_end_of(first)
     while day <= last:
         if day not in stored:
-            store_month_end(day)
+            try:
+                store_month_end(day)
+            except BooksBusy as exc:  # the KPIs count as before; the next run goes on
+                log.warning("month end %s not stored: %s", day, exc)
+                return done
             done.append(day)
         day = month_end_of(day + dt.timedelta(days=1))
     return done
