@@ -7,8 +7,9 @@ from decimal import Decimal
 from typing import Any
 
 from levier.accounts.models import User
+from levier.billing.choices import CreditReason
 from levier.billing.models import Invoice
-from levier.billing.services import issue_invoice
+from levier.billing.services import create_credit_note, issue_invoice
 from levier.billing.tests.factories import draft_invoice
 from levier.collections.models import Payment
 from levier.collections.payments import record_payment
@@ -54,3 +55,22 @@ def payment(
         amount=Decimal(amount),
         reference=reference,
     )
+
+
+def gesture_credit_note(adv: User, invoice: Invoice, percent: int, issue_date: dt.date) -> Invoice:
+    """A commercial-gesture credit note of `percent` % of the invoice's net, issued that day
+    (credit notes are numbered in date order: issue them in that order)."""
+    note = create_credit_note(
+        actor=adv,
+        invoice=invoice,
+        reason=CreditReason.COMMERCIAL_GESTURE,
+        lines=[
+            {
+                "description": "Geste",
+                "quantity": "1",
+                "unit_price": str((invoice.total_net * percent / 100).quantize(Decimal("0.01"))),
+                "vat_rate": "20",
+            }
+        ],
+    )
+    return issue_invoice(actor=adv, invoice=note, issue_date=issue_date)

@@ -14,9 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from levier.accounts.models import User
-from levier.billing.choices import CreditReason
 from levier.billing.models import Invoice
-from levier.billing.services import create_credit_note, issue_invoice
 from levier.billing.tests.factories import complete_company_profile
 from levier.collections import statement
 from levier.collections.models import Allocation, MonthEnd, MonthEndItem
@@ -28,7 +26,7 @@ from levier.collections.month_ends import (
 )
 from levier.collections.payments import Portion, allocate_payment, unmatch
 from levier.collections.statement import aged_balance, open_at, open_items
-from levier.collections.tests.factories import issued_invoice, payment
+from levier.collections.tests.factories import gesture_credit_note, issued_invoice, payment
 from levier.customers.tests.factories import CustomerFactory
 from levier.kpis.receivables import receivables
 
@@ -128,20 +126,7 @@ def _check_one_book(
         if credit
     )
     for credited_on, _pk, invoice, credit in credits:  # in date order: numbers follow dates
-        note = create_credit_note(
-            actor=adv,
-            invoice=invoice,
-            reason=CreditReason.COMMERCIAL_GESTURE,
-            lines=[
-                {
-                    "description": "Geste",
-                    "quantity": "1",
-                    "unit_price": str((invoice.total_net * credit / 100).quantize(CENT)),
-                    "vat_rate": "20",
-                }
-            ],
-        )
-        issue_invoice(actor=adv, invoice=note, issue_date=credited_on)
+        gesture_credit_note(adv, invoice, credit, credited_on)
     allocation = Allocation.objects.filter(invoice__in=invoices).order_by("pk").first()
     if undo_one and allocation is not None:
         unmatch(actor=compta, allocation=allocation, reason="pas ce client")

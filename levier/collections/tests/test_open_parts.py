@@ -14,14 +14,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from levier.accounts.models import User
-from levier.billing.choices import CreditReason
 from levier.billing.models import Invoice
-from levier.billing.services import create_credit_note, issue_invoice
 from levier.billing.tests.factories import complete_company_profile
 from levier.collections import statement
 from levier.collections.payments import Portion, allocate_payment
 from levier.collections.statement import AgedBalance, aged_balance
-from levier.collections.tests.factories import issued_invoice, payment
+from levier.collections.tests.factories import gesture_credit_note, issued_invoice, payment
 from levier.customers.models import Customer
 from levier.customers.tests.factories import CustomerFactory
 from levier.kpis.receivables import open_receivables, receivables
@@ -93,20 +91,7 @@ def test_the_open_amounts_of_a_past_date_are_the_same_counted_back_or_forward(
             credits.append((credited_on, invoice, credit))
     # Credit notes in date order, after every invoice (their numbers follow dates too).
     for credited_on, invoice, credit in sorted(credits, key=lambda row: (row[0], row[1].pk)):
-        note = create_credit_note(
-            actor=adv,
-            invoice=invoice,
-            reason=CreditReason.COMMERCIAL_GESTURE,
-            lines=[
-                {
-                    "description": "Geste",
-                    "quantity": "1",
-                    "unit_price": str((invoice.total_net * credit / 100).quantize(CENT)),
-                    "vat_rate": "20",
-                }
-            ],
-        )
-        issue_invoice(actor=adv, invoice=note, issue_date=credited_on)
+        gesture_credit_note(adv, invoice, credit, credited_on)
 
     latest = max([after_invoices, *(day for day, _invoice, _credit in credits)])
     for offset in range(-2, (latest - start).days + 200, 9):
