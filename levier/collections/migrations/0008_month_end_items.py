@@ -36,7 +36,7 @@ class Migration(migrations.Migration):
                 ('month_end', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='items', to='collections.monthend')),
             ],
             options={
-                'indexes': [models.Index(fields=['month_end', 'customer'], include=('issue_date', 'due_date', 'amount'), name='month_end_items')],
+                'indexes': [models.Index(fields=['month_end', 'customer', 'issue_date', 'due_date', 'amount'], name='month_end_items')],
                 'constraints': [models.UniqueConstraint(fields=('invoice', 'month_end'), name='month_end_item_once')],
             },
         ),
