@@ -1086,8 +1086,8 @@ def check_consistency(sample: int = 2000) -> dict[str, Any]:
     from django.db import transaction
 
     from levier.billing.models import Invoice
+    from levier.collections.aging import aged_balance
     from levier.collections.balances import refresh_open_amounts
-    from levier.collections.statement import aged_balance
     from levier.kpis.receivables import receivables
 
     ids = list(
@@ -1344,7 +1344,7 @@ def store_month_ends_timed() -> dict[str, Any]:
 
 def bench(args: Any, reuse: bool) -> None:
 
-    from levier.collections.statement import aged_balance
+    from levier.collections.aging import aged_balance
 
     db = args.db
     load_before = os.getloadavg()

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import dj_database_url
-from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -42,6 +41,13 @@ def env_int(name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise ImproperlyConfigured(f"{name}={raw!r} is not an integer") from None
+
+
+def env_hour(name: str, default: int) -> int:
+    value = env_int(name, default)
+    if not 0 <= value <= 23:
+        raise ImproperlyConfigured(f"{name}={value} is not an hour of the day (0 to 23)")
+    return value
 
 
 def env_list(name: str, default: list[str]) -> list[str]:
@@ -310,25 +316,14 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "interval_step": 0.2,
     "interval_max": 0.5,
 }
-# The daily billing run (drafts only: ADV reviews and issues) and dunning run, on `celery
-# beat`. Without Celery, cron runs `levier billing-run` and `levier dunning-run` instead.
-CELERY_BEAT_SCHEDULE = {
-    "daily-billing-run": {
-        "task": "levier.billing.jobs.daily_billing_run",
-        "schedule": crontab(hour=env_int("LEVIER_BILLING_RUN_HOUR", 6), minute=0),
-    },
-    "daily-dunning-run": {
-        "task": "levier.collections.jobs_dunning.daily_dunning_run",
-        "schedule": crontab(hour=env_int("LEVIER_DUNNING_RUN_HOUR", 7), minute=0),
-    },
-    # Mondays: the week's KPI snapshot, then the PDF report emailed to the Direction.
-    "weekly-kpi-report": {
-        "task": "levier.kpis.jobs.weekly_kpi_report",
-        "schedule": crontab(
-            day_of_week="mon", hour=env_int("LEVIER_KPI_REPORT_HOUR", 7), minute=30
-        ),
-    },
-}
+# The daily billing run (drafts only: ADV reviews and issues) and dunning run, and on Mondays
+# the week's KPI snapshot then the PDF report emailed to the Direction, on `celery beat`
+# (the schedule is built in levier/celery.py, so that commands never import Celery). Without
+# Celery, cron runs `levier billing-run`, `levier dunning-run` and `levier send-kpi-report
+# --weekly` instead.
+LEVIER_BILLING_RUN_HOUR = env_hour("LEVIER_BILLING_RUN_HOUR", 6)
+LEVIER_DUNNING_RUN_HOUR = env_hour("LEVIER_DUNNING_RUN_HOUR", 7)
+LEVIER_KPI_REPORT_HOUR = env_hour("LEVIER_KPI_REPORT_HOUR", 7)
 CELERY_TIMEZONE = TIME_ZONE
 # On PostgreSQL, compute_kpis reads the cut-off and the forecast on two more connections
 # sharing its snapshot (levier.kpis.parallel).

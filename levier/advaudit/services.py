@@ -67,8 +67,8 @@ from levier.audit.choices import Verb
 from levier.audit.services import record_event
 from levier.billing.choices import DocumentKind, InvoiceStatus
 from levier.billing.models import CompanyProfile, Invoice
+from levier.collections.aging import open_parts
 from levier.collections.models import Allocation
-from levier.collections.statement import open_parts
 from levier.customers.models import Customer
 from levier.kpis.activity import credit_notes_issued, invoices_issued
 from levier.kpis.breakdowns import top_overdue_customers

@@ -1,6 +1,6 @@
 """Scheduled billing: every morning, drafts for what became billable (ADV reviews, then issues).
 
-On Celery, beat runs it (`CELERY_BEAT_SCHEDULE` in settings); without Celery, a cron line
+On Celery, beat runs it (`beat_schedule` in levier/celery.py); without Celery, a cron line
 calls `levier billing-run` instead (docs/operations/billing.md).
 """
 

@@ -36,9 +36,9 @@ from levier.accounts.models import User
 from levier.billing.choices import InvoiceStatus
 from levier.billing.models import Invoice, InvoiceLine
 from levier.catalog.choices import InvoicingMode
+from levier.collections.aging import open_items, open_parts
 from levier.collections.choices import DisputeReason, DisputeStatus, TaskStatus
 from levier.collections.models import CollectionTask, Dispute
-from levier.collections.statement import open_items, open_parts
 from levier.kpis.activity import invoices_issued, with_invoicing_delay
 from levier.kpis.sql import one_decimal
 from levier.sales.choices import OrderStatus, QuoteStatus

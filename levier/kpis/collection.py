@@ -37,7 +37,7 @@ from django.db.models.functions import Cast, Coalesce, Greatest, Least, Round
 
 from levier.billing.choices import DocumentKind, InvoiceStatus
 from levier.billing.models import Invoice
-from levier.collections.statement import AgedBalance, aged_balance, open_items, open_parts
+from levier.collections.aging import AgedBalance, aged_balance, open_items, open_parts
 from levier.kpis.receivables import sales_ttc
 from levier.kpis.sql import DaysBetween, one_decimal
 

@@ -1,7 +1,7 @@
 """The documents behind each figure: every KPI opens the list it was computed from.
 
 Each list is built from the very queryset its KPI aggregates (`levier.kpis.activity`,
-`collection`, `process`, `levier.collections.statement.open_items`), so the number on the
+`collection`, `process`, `levier.collections.aging.open_items`), so the number on the
 dashboard and the total of its list cannot disagree. Rows are plain dicts (column key →
 value, plus `url`: the document's page), read lazily by slices for the paginated page and
 in chunks for the CSV / XLSX exports.
@@ -25,9 +25,9 @@ from levier.accounts.choices import Role
 from levier.billing.choices import CreditReason, DocumentKind, InvoiceStatus
 from levier.billing.models import Invoice
 from levier.catalog.choices import InvoicingMode
+from levier.collections.aging import open_items
 from levier.collections.choices import DisputeReason
 from levier.collections.models import Dispute
-from levier.collections.statement import open_items
 from levier.contracts.cutoff import compute_cutoff
 from levier.contracts.models import Contract
 from levier.kpis import activity, collection, process

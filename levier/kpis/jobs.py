@@ -1,7 +1,7 @@
 """Scheduled KPI jobs: the Monday snapshot and the weekly report to the Direction.
 
 On Celery, beat runs `weekly_kpi_report` every Monday (`"weekly-kpi-report"` in
-`CELERY_BEAT_SCHEDULE`, at LEVIER_KPI_REPORT_HOUR:30, default 7:30): it stores the week's
+`levier.celery.beat_schedule`, at LEVIER_KPI_REPORT_HOUR:30, default 7:30): it stores the week's
 snapshot, then emails the report; both first store the open items of the month ends not
 stored yet (`levier.collections.month_ends`), which the past dates' aged balances count from. Without Celery, a cron line runs
 `levier send-kpi-report --weekly` instead (the same function). Both jobs are safe to run again: the

@@ -16,8 +16,8 @@ from django.db.models.functions import Coalesce
 
 from levier.billing.choices import DocumentKind, InvoiceStatus
 from levier.billing.models import Invoice
+from levier.collections.aging import open_parts, sum_open_parts
 from levier.collections.models import Allocation
-from levier.collections.statement import open_parts, sum_open_parts
 from levier.lib.periods import add_months
 
 ZERO = Decimal("0.00")

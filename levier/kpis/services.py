@@ -17,7 +17,7 @@ from typing import Any
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-from levier.collections.statement import aged_balance
+from levier.collections.aging import aged_balance
 from levier.contracts.cutoff import Cutoff, compute_cutoff
 from levier.kpis import activity, breakdowns, collection, process
 from levier.kpis.figures import ForecastWeek, KpiFigures, StepTime

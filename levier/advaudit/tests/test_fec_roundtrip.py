@@ -61,10 +61,10 @@ from levier.advaudit.fec.issues import QualityReport
 from levier.advaudit.fec.reader import load_fec
 from levier.billing.choices import DocumentKind, InvoiceStatus
 from levier.billing.models import Invoice
+from levier.collections.aging import open_at, open_items
 from levier.collections.choices import PaymentMethod
 from levier.collections.models import Payment
 from levier.collections.payments import record_payment
-from levier.collections.statement import open_at, open_items
 from levier.contracts.cutoff import Cutoff, compute_cutoff
 from levier.customers.models import Customer
 from levier.demo import loader

@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 from levier.accounts.models import User
 from levier.billing.models import Invoice
 from levier.billing.tests.factories import complete_company_profile
-from levier.collections import statement
+from levier.collections import aging
+from levier.collections.aging import aged_balance, open_at, open_items
 from levier.collections.models import Allocation, MonthEnd, MonthEndItem
 from levier.collections.month_ends import (
     month_end_of,
@@ -25,7 +26,6 @@ from levier.collections.month_ends import (
     store_month_ends,
 )
 from levier.collections.payments import Portion, allocate_payment, unmatch
-from levier.collections.statement import aged_balance, open_at, open_items
 from levier.collections.tests.factories import gesture_credit_note, issued_invoice, payment
 from levier.customers.tests.factories import CustomerFactory
 from levier.kpis.receivables import receivables
@@ -139,7 +139,7 @@ def _check_one_book(
         own = [aged_balance(buyer, as_of) for buyer in buyers]
         assert whole.total == receivables(as_of), as_of
         with monkeypatch.context() as without_month_ends:
-            without_month_ends.setattr(statement, "nearest_month_end", lambda _day: None)
+            without_month_ends.setattr(aging, "nearest_month_end", lambda _day: None)
             assert aged_balance(None, as_of) == whole, as_of
             assert [aged_balance(buyer, as_of) for buyer in buyers] == own, as_of
 
@@ -167,11 +167,11 @@ def test_the_nearest_stored_month_end_is_the_base_and_today_when_nearer(
     assert nearest_month_end(dt.date(2025, 3, 14)).day == dt.date(2025, 2, 28)  # type: ignore[union-attr]
     assert nearest_month_end(dt.date(2025, 3, 17)).day == dt.date(2025, 3, 31)  # type: ignore[union-attr]
     calls: list[str] = []
-    monkeypatch.setattr(statement, "_counted_from_month_end", lambda *a: calls.append("m+") or [])
-    monkeypatch.setattr(statement, "_counted_back", lambda *a: calls.append(f"back{len(a)}") or [])
-    statement.open_parts(None, dt.date(2025, 3, 14))  # forwards from February's end
-    statement.open_parts(None, dt.date(2025, 3, 17))  # backwards from March's end
-    statement.open_parts(None, today - dt.timedelta(days=3))  # from today: nearer
+    monkeypatch.setattr(aging, "_counted_from_month_end", lambda *a: calls.append("m+") or [])
+    monkeypatch.setattr(aging, "_counted_back", lambda *a: calls.append(f"back{len(a)}") or [])
+    aging.open_parts(None, dt.date(2025, 3, 14))  # forwards from February's end
+    aging.open_parts(None, dt.date(2025, 3, 17))  # backwards from March's end
+    aging.open_parts(None, today - dt.timedelta(days=3))  # from today: nearer
     assert calls == ["m+", "back3", "back2"]
 
 

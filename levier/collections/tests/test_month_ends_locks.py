@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 
 import pytest
 from django.db import connection, transaction
@@ -60,3 +61,35 @@ def test_a_month_end_is_left_for_the_next_run_while_writers_hold_the_tables(
         writer.release.set()
         writer.join()
     assert month_ends.store_month_ends()[0] == dt.date(2026, 1, 31)
+
+
+class OtherRun(threading.Thread):
+    """Another Monday job storing the same month end, committing a moment later."""
+
+    def __init__(self, day: dt.date) -> None:
+        super().__init__()
+        self.day, self.inserted = day, threading.Event()
+
+    def run(self) -> None:
+        try:
+            with transaction.atomic():
+                MonthEnd.objects.create(day=self.day)
+                self.inserted.set()
+                time.sleep(0.5)  # long enough for the other run to wait on the same day
+        finally:
+            connection.close()
+
+
+def test_two_runs_storing_the_same_month_end_at_once_both_finish(adv: User) -> None:
+    complete_company_profile()
+    issued_invoice(adv, issue_date=dt.date(2026, 9, 15))
+    other = OtherRun(dt.date(2026, 9, 30))
+    other.start()
+    assert other.inserted.wait(10)
+    try:
+        stored = month_ends.store_month_ends()
+    finally:
+        other.join()
+    assert dt.date(2026, 9, 30) not in stored  # the other run's
+    assert dt.date(2026, 10, 31) in stored  # and this one went on
+    assert MonthEnd.objects.filter(day=dt.date(2026, 9, 30)).count() == 1

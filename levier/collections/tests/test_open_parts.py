@@ -1,5 +1,5 @@
 """The open amounts at a past date are the same counted back from today or forward from the
-invoices open that day (`levier.collections.statement.open_parts` picks one by how far back
+invoices open that day (`levier.collections.aging.open_parts` picks one by how far back
 the date is): a book of random invoices, partial and full payments and credit notes
 issued before or after the payments (some fully paid first: money owed back), read at every date around it both ways."""
 
@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 from levier.accounts.models import User
 from levier.billing.models import Invoice
 from levier.billing.tests.factories import complete_company_profile
-from levier.collections import statement
+from levier.collections import aging
+from levier.collections.aging import AgedBalance, aged_balance
 from levier.collections.payments import Portion, allocate_payment
-from levier.collections.statement import AgedBalance, aged_balance
 from levier.collections.tests.factories import gesture_credit_note, issued_invoice, payment
 from levier.customers.models import Customer
 from levier.customers.tests.factories import CustomerFactory
@@ -36,9 +36,9 @@ def _company(db: None) -> None:
 def _both_ways(
     monkeypatch: pytest.MonkeyPatch, customer: Customer | None, as_of: dt.date
 ) -> tuple[AgedBalance, AgedBalance]:
-    monkeypatch.setattr(statement, "COUNT_BACK_DAYS", 100_000)
+    monkeypatch.setattr(aging, "COUNT_BACK_DAYS", 100_000)
     back = aged_balance(customer, as_of)
-    monkeypatch.setattr(statement, "COUNT_BACK_DAYS", -1)
+    monkeypatch.setattr(aging, "COUNT_BACK_DAYS", -1)
     forward = aged_balance(customer, as_of)
     return back, forward
 
@@ -110,12 +110,12 @@ def test_a_date_within_the_horizon_is_counted_back_and_an_older_one_forward(
     from django.utils import timezone
 
     today = timezone.localdate()
-    recent = today - dt.timedelta(days=statement.COUNT_BACK_DAYS)
+    recent = today - dt.timedelta(days=aging.COUNT_BACK_DAYS)
     older = recent - dt.timedelta(days=1)
     calls: list[str] = []
-    monkeypatch.setattr(statement, "_counted_back", lambda *args: calls.append("back") or [])
-    monkeypatch.setattr(statement, "_counted_forward", lambda *args: calls.append("fwd") or [])
-    statement.open_parts(None, recent)
-    statement.open_parts(None, older)
+    monkeypatch.setattr(aging, "_counted_back", lambda *args: calls.append("back") or [])
+    monkeypatch.setattr(aging, "_counted_forward", lambda *args: calls.append("fwd") or [])
+    aging.open_parts(None, recent)
+    aging.open_parts(None, older)
     assert calls == ["back", "fwd"]
-    assert len(statement.open_parts(None, today)) == 1  # today: the stored open amounts alone
+    assert len(aging.open_parts(None, today)) == 1  # today: the stored open amounts alone

@@ -19,11 +19,11 @@ from levier.accounts.permissions import PermissionDenied
 from levier.audit.models import AuditEvent
 from levier.billing.services import create_credit_note, issue_invoice
 from levier.billing.tests.factories import complete_company_profile
+from levier.collections.aging import aged_balance
 from levier.collections.payments import record_payment
 from levier.collections.statement import (
     account_statement_html,
     account_statement_pdf,
-    aged_balance,
     send_account_statement,
 )
 from levier.collections.tests.dunning_factories import RUN, customer, days_before, invoices_due, pay

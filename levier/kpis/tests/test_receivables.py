@@ -119,7 +119,7 @@ def test_the_aged_balance_buckets_sum_to_the_receivables_at_any_date(
     from django.db.models import Max
 
     from levier.billing.models import Invoice
-    from levier.collections.statement import aged_balance
+    from levier.collections.aging import aged_balance
 
     # Examples share the database: each starts after the last issue date (numbers follow dates).
     last = Invoice.objects.aggregate(last=Max("issue_date"))["last"] or dt.date(2025, 3, 2)
@@ -145,7 +145,7 @@ def test_the_aged_balance_buckets_sum_to_the_receivables_at_any_date(
 def test_an_invoice_credited_after_it_was_paid_owes_money_back_at_later_dates(
     adv: User, compta: User
 ) -> None:
-    from levier.collections.statement import aged_balance
+    from levier.collections.aging import aged_balance
 
     customer = CustomerFactory()
     invoice = issued_invoice(adv, customer, net="1000", issue_date=dt.date(2025, 10, 1))

@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 from celery.schedules import crontab
-from django.conf import settings as django_settings
 from django.core.management import CommandError, call_command
 from pypdf import PdfReader
 
@@ -377,7 +376,9 @@ def test_the_jobs_are_dispatched_like_the_others(smtp_server: SmtpServer, direct
 
 
 def test_beat_runs_the_report_every_monday_at_half_past_seven() -> None:
-    entry = django_settings.CELERY_BEAT_SCHEDULE["weekly-kpi-report"]
+    from levier.celery import app
+
+    entry = app.conf.beat_schedule["weekly-kpi-report"]
     assert entry["task"] == "levier.kpis.jobs.weekly_kpi_report"
     assert entry["task"] in _REGISTRY
     schedule = entry["schedule"]

@@ -92,6 +92,22 @@ def test_integer_setting_is_read_from_the_environment(monkeypatch: pytest.Monkey
     assert levier_settings.env_int("EMAIL_PORT", 25) == 587
 
 
+@pytest.mark.parametrize("raw", ["24", "-1"])
+def test_a_job_hour_outside_the_day_fails_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, raw: str
+) -> None:
+    monkeypatch.setenv("LEVIER_KPI_REPORT_HOUR", raw)
+
+    with pytest.raises(ImproperlyConfigured, match=rf"LEVIER_KPI_REPORT_HOUR={raw} is not an hour"):
+        levier_settings.env_hour("LEVIER_KPI_REPORT_HOUR", 7)
+
+
+def test_a_job_hour_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LEVIER_KPI_REPORT_HOUR", "23")
+
+    assert levier_settings.env_hour("LEVIER_KPI_REPORT_HOUR", 7) == 23
+
+
 @pytest.mark.parametrize("url", ["mysql://levier@db/levier", "oracle://x@y/z", "/var/levier.db"])
 def test_unsupported_database_url_fails_naming_the_variable(
     monkeypatch: pytest.MonkeyPatch, url: str

@@ -18,6 +18,7 @@ from django.utils import timezone
 from levier.accounts.permissions import Action, can
 from levier.billing.choices import DocumentKind, InvoiceStatus
 from levier.billing.models import Invoice
+from levier.collections.aging import aged_balance
 from levier.collections.choices import DisputeStatus, PromiseStatus, TaskStatus
 from levier.collections.models import (
     Allocation,
@@ -32,7 +33,6 @@ from levier.collections.models import (
     StatementEmail,
 )
 from levier.collections.payments import customer_credit, open_invoices
-from levier.collections.statement import aged_balance
 from levier.customers.models import Customer
 from levier.lib.money import ZERO
 from levier.web.forms_collections import NoteForm, PromiseForm, ReasonForm, TaskDoneForm
