@@ -444,13 +444,6 @@ def _period_start_isos(
         index += step
 
 
-def _period_starts(
-    start: dt.date, end: dt.date | None, frequency: Frequency, as_of: dt.date
-) -> Iterator[dt.date]:
-    """`_period_start_isos` as dates."""
-    return map(dt.date.fromisoformat, _period_start_isos(start, end, frequency, as_of))
-
-
 def _recurring_fae(line: ContractLine, as_of: dt.date, invoiced: _Invoiced) -> Decimal:
     covered: list[Interval] | None = None
     total = ZERO
@@ -493,11 +486,31 @@ def _contracts_in_scope(as_of: dt.date) -> Q:
     return Q(signed_on__lte=as_of) | Q(start_date__lte=as_of)
 
 
+# What the FAE reads of a contract line (its schedule and price): the description, unit and
+# references are not loaded for thousands of lines.
+_LINE_FIELDS = (
+    "contract_id",
+    "mode",
+    "quantity",
+    "unit_price",
+    "discount_percent",
+    "vat_rate",
+    "frequency",
+    "start_date",
+    "end_date",
+    "delivered_on",
+)
+
+
 def _fae(
     as_of: dt.date, contracts: Mapping[int, Contract], figures: Mapping[int | None, _Figures]
 ) -> None:
     scope = Q(contract__signed_on__lte=as_of) | Q(contract__start_date__lte=as_of)
-    lines = list(ContractLine.objects.filter(scope).order_by("contract_id", "position", "id"))
+    lines = list(
+        ContractLine.objects.filter(scope)
+        .only(*_LINE_FIELDS)
+        .order_by("contract_id", "position", "id")
+    )
     line_scope = Q(line__contract__signed_on__lte=as_of) | Q(line__contract__start_date__lte=as_of)
     milestones: dict[int, list[tuple[int, Decimal]]] = defaultdict(list)
     for pk, line_id, amount in Milestone.objects.filter(
