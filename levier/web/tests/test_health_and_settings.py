@@ -140,12 +140,27 @@ def test_postgresql_connections_run_without_jit_after_the_url_options(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", "postgresql://levier@db.internal/levier")
-    assert levier_settings._database()["OPTIONS"]["options"] == "-c jit=off"
+    assert levier_settings._database()["OPTIONS"]["options"] == (
+        "-c random_page_cost=1.1 -c jit=off"
+    )
     monkeypatch.setenv(
         "DATABASE_URL", "postgresql://levier@db.internal/levier?options=-c%20work_mem%3D64MB"
     )
     options = levier_settings._database()["OPTIONS"]["options"]
-    assert options == "-c work_mem=64MB -c jit=off"
+    assert options == "-c random_page_cost=1.1 -c work_mem=64MB -c jit=off"
+
+
+def test_the_random_page_cost_can_be_set_or_left_to_the_server(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://levier@db.internal/levier")
+    monkeypatch.setenv("LEVIER_PG_RANDOM_PAGE_COST", "2")
+    assert levier_settings._database()["OPTIONS"]["options"] == "-c random_page_cost=2 -c jit=off"
+    monkeypatch.setenv("LEVIER_PG_RANDOM_PAGE_COST", "")
+    assert levier_settings._database()["OPTIONS"]["options"] == "-c jit=off"
+    monkeypatch.setenv("LEVIER_PG_RANDOM_PAGE_COST", "fast")
+    with pytest.raises(ImproperlyConfigured, match="LEVIER_PG_RANDOM_PAGE_COST='fast'"):
+        levier_settings._database()
 
 
 def test_the_test_database_connection_has_jit_off(db: None) -> None:
@@ -156,6 +171,8 @@ def test_the_test_database_connection_has_jit_off(db: None) -> None:
     with connection.cursor() as cursor:
         cursor.execute("SHOW jit")
         assert cursor.fetchone() == ("off",)
+        cursor.execute("SHOW random_page_cost")
+        assert cursor.fetchone() == ("1.1",)
 
 
 def test_sqlite_is_used_in_the_data_folder_when_database_url_is_unset(
