@@ -23,7 +23,7 @@ def _before_exit() -> None:
     """The process ends after the command: close its database connections (the server sees
     them closed, not cut), then freeze every object for the collector. The interpreter's
     last collections would otherwise walk all that Django built at start-up, for nothing:
-    0.1 s of the one second `levier kpis` is given (bench/kpis.py)."""
+    about 0.1 s of every command, `levier kpis` included (bench/kpis.py)."""
     from django.apps import apps
 
     if apps.ready:

@@ -343,7 +343,8 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
 }
 # The daily billing run (drafts only: ADV reviews and issues) and dunning run, and on Mondays
 # the week's KPI snapshot then the PDF report emailed to the Direction, on `celery beat`
-# (the schedule is built in levier/celery.py, so that commands never import Celery). Without
+# (the schedule is built in levier/celery.py: a command that queues no job, such as
+# `levier kpis`, then never imports Celery). Without
 # Celery, cron runs `levier billing-run`, `levier dunning-run` and `levier send-kpi-report
 # --weekly` instead.
 LEVIER_BILLING_RUN_HOUR = env_hour("LEVIER_BILLING_RUN_HOUR", 6)
