@@ -713,6 +713,7 @@ def load(args: Any) -> dict[str, Any]:
                 _cents(net),
                 line,
                 key,
+                issue,
             )
         )
     invoice_count = len(invoice_rows)
@@ -771,6 +772,7 @@ def load(args: Any) -> dict[str, Any]:
                 _cents(c_net),
                 None,
                 "",
+                day,
             )
         )
 
@@ -887,7 +889,8 @@ def load(args: Any) -> dict[str, Any]:
         )
     del invoice_rows, credit_rows
     with transaction.atomic():
-        # Issued history is restored, not issued: the trigger refusing lines on issued
+        # Issued history is restored, not issued: each line carries its document's issue
+        # date (`issued_on`, which issuing stamps), and the trigger refusing lines on issued
         # documents is set aside for this one load.
         if vendor == "postgresql":
             with connection.cursor() as cursor:
@@ -901,7 +904,7 @@ def load(args: Any) -> dict[str, Any]:
             InvoiceLine,
             (
                 "invoice_id description quantity unit unit_price vat_rate period_start period_end "
-                "net_amount contract_line_id billing_key"
+                "net_amount contract_line_id billing_key issued_on"
             ),
             bar(iter(invoice_lines), len(invoice_lines), "COPY lines"),
         )

@@ -241,6 +241,11 @@ class InvoiceLine(models.Model):
         related_name="invoice_lines",
     )
     billing_key = models.CharField(max_length=80, blank=True)
+    # Its document's issue date once issued, NULL before: stamped by the database when the
+    # document is issued, and never changed after (migration 0011's triggers). What was
+    # invoiced by a date then reads the lines alone, not a million invoices joined to them
+    # (the cut-off's keys and PCA, bench/kpis.py).
+    issued_on = models.DateField(null=True, editable=False)
 
     class Meta:
         ordering = ["position", "id"]
@@ -251,13 +256,19 @@ class InvoiceLine(models.Model):
                 name="bill_each_contract_item_once",
             )
         ]
-        # Lines paying for a service period (PCA at a date: the periods ending after it).
         indexes = [
+            # Lines paying for a service period (PCA at d: issued by d, ending after it).
             models.Index(
-                fields=["period_end"],
+                fields=["period_end", "issued_on", "invoice"],
                 condition=models.Q(period_start__isnull=False),
-                name="lines_with_service_period",
-            )
+                name="issued_lines_with_period",
+            ),
+            # What of each contract line is invoiced by a date (the FAE), read index-only.
+            models.Index(
+                fields=["contract_line", "issued_on", "billing_key"],
+                condition=models.Q(contract_line__isnull=False) & ~models.Q(billing_key=""),
+                name="billed_contract_items",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -48,6 +48,10 @@ Rules (d is the closing date, amounts HT unless said otherwise):
 - **Entries** at d: FAE → D 4181 (TTC) / C 706 (HT) / C 44587 (VAT); PCA → D 706 / C 487
   (HT, no VAT effect). Both are reversed on the next day, which their labels say.
 
+"Issued by d" is read on the lines themselves: each carries its document's issue date once
+issued (`InvoiceLine.issued_on`, stamped by the database), so no query joins the lines to
+every invoice to learn it.
+
 Queries: a constant number whatever the number of contracts (contracts, lines, milestones,
 time entries, invoiced keys grouped per contract line, the documents' totals and the lines
 with a period are each loaded in one query); the arithmetic runs in Python.
@@ -65,7 +69,6 @@ from typing import Any
 
 from django.db.models import (
     Aggregate,
-    CharField,
     Exists,
     F,
     OuterRef,
@@ -75,8 +78,7 @@ from django.db.models import (
     TextField,
     Value,
 )
-from django.db.models.functions import Cast, Coalesce, Concat
-from django.utils import timezone
+from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
 from levier.billing.choices import DocumentKind, InvoiceStatus
@@ -189,10 +191,6 @@ class _Figures:
 # PCA and invoiced, from the issued documents
 
 
-def _issued_on_or_before(as_of: dt.date, prefix: str = "") -> Q:
-    return Q(**{f"{prefix}status": InvoiceStatus.ISSUED, f"{prefix}issue_date__lte": as_of})
-
-
 def _deferred(net: Decimal, start: dt.date, end: dt.date, as_of: dt.date) -> Decimal:
     """The part of a line paying for its service period after `as_of`."""
     if end <= as_of:
@@ -215,7 +213,7 @@ def _invoiced(as_of: dt.date, figures: Mapping[int | None, _Figures]) -> None:
     contracts of one customer splits between them.
     """
     rows = (
-        InvoiceLine.objects.filter(_issued_on_or_before(as_of, "invoice__"))
+        InvoiceLine.objects.filter(issued_on__lte=as_of)
         .annotate(cid=LINE_CONTRACT)
         .values("cid", "invoice__kind")
         .annotate(total=Sum("net_amount"))
@@ -227,8 +225,11 @@ def _invoiced(as_of: dt.date, figures: Mapping[int | None, _Figures]) -> None:
 
 
 def _pca(as_of: dt.date, figures: Mapping[int | None, _Figures]) -> None:
-    """Deferred revenue per contract: lines with a period, then credit notes without one."""
-    issued = _issued_on_or_before(as_of, "invoice__")
+    """Deferred revenue per contract: lines with a period, then credit notes without one.
+    Issued by d: by the date stamped on the lines (`InvoiceLine.issued_on`), so that only the
+    lines issued by d are joined to their documents, not every line with a period after d
+    (bench/kpis.py: 0.19 → 0.07 s a year back at 1,000,000 invoices)."""
+    issued = Q(issued_on__lte=as_of)
     contract_of = LINE_CONTRACT
     with_period = (
         InvoiceLine.objects.filter(issued, period_start__isnull=False, period_end__gt=as_of)
@@ -247,10 +248,15 @@ def _pca(as_of: dt.date, figures: Mapping[int | None, _Figures]) -> None:
         period_start__isnull=False,
         period_end__gt=as_of,
     )
+    # The credit notes' status and date are those stamped on the lines, asked again of the
+    # credit notes so that their partial index (`credit_notes_by_invoice`) answers: asked
+    # only the kind, PostgreSQL walks every invoice (bench/kpis.py: 0.35 → 0.1 s).
     unperiodised = InvoiceLine.objects.filter(
         issued,
         Exists(credited_has_pca),
         invoice__kind=DocumentKind.CREDIT_NOTE,
+        invoice__status=InvoiceStatus.ISSUED,
+        invoice__issue_date__lte=as_of,
         period_start__isnull=True,
     ).annotate(cid=contract_of)
     credit_rows = list(
@@ -266,7 +272,7 @@ def _pca(as_of: dt.date, figures: Mapping[int | None, _Figures]) -> None:
     # The invoices credited, by their ids: the rows above already hold them.
     credited_ids = sorted({row[1] for row in credit_rows if row[1] is not None})
     for invoice_id, description, net, start, end in InvoiceLine.objects.filter(
-        _issued_on_or_before(as_of, "invoice__"), invoice_id__in=credited_ids
+        issued, invoice_id__in=credited_ids
     ).values_list("invoice_id", "description", "net_amount", "period_start", "period_end"):
         credited[invoice_id].append((description, net, start, end))
     for cid, credited_id, description, net in credit_rows:
@@ -305,23 +311,42 @@ def _credited_deferred(
 
 @dataclass
 class _Invoiced:
-    """What is invoiced at d: the keys, and per contract line the service periods covered."""
+    """What is invoiced at d: the billing keys, and the service periods covered per contract
+    line, read for the lines that need them (`read_covered`)."""
 
+    as_of: dt.date
     keys: set[str] = field(default_factory=set)
-    # Per contract line, its invoiced items as read ("key␟start␟end" records): parsed
-    # (`covered_by`) only for the lines with a period not invoiced, a few among thousands.
-    items: dict[int, str] = field(default_factory=dict)
-    # Keys on drafts or on invoices issued after d (see `_invoiced_items`): not invoiced.
-    not_yet: set[str] = field(default_factory=set)
+    covered: dict[int, list[Interval]] = field(default_factory=dict)
 
     def covered_by(self, line_id: int) -> list[Interval]:
-        """The service periods invoiced for a contract line, merged."""
-        covered = []
-        for record in self.items.get(line_id, "").split(_RECORD):
-            key, start, end = record.split(_FIELD) if record else ("", "", "")
-            if start and end and key not in self.not_yet:
-                covered.append((dt.date.fromisoformat(start), dt.date.fromisoformat(end)))
-        return _merged(covered)
+        """The service periods invoiced for a contract line, merged (`read_covered` first)."""
+        return self.covered.get(line_id, [])
+
+    def read_covered(self, first_unbilled: Mapping[int, str]) -> None:
+        """The service periods of the keyed lines issued by d for these contract lines (one
+        query), those ending on or after each line's first unbilled period start (ISO): no
+        other can cover a day of an unbilled period. Hundreds of lines have one (billed in
+        arrears, the current period), each with years of periods billed: bringing them all
+        over cost more than the rest of the FAE (bench/kpis.py)."""
+        by_start: dict[str, list[int]] = defaultdict(list)
+        for line_id, iso in first_unbilled.items():
+            if line_id not in self.covered:
+                by_start[iso].append(line_id)
+        if not by_start:
+            return
+        overlapping = Q()
+        for iso, line_ids in by_start.items():
+            overlapping |= Q(contract_line_id__in=line_ids, period_end__gte=iso)
+        found: dict[int, list[Interval]] = defaultdict(list)
+        rows = _keyed_lines(self.as_of).filter(overlapping, period_start__isnull=False)
+        for line_id, start, end in rows.values_list(
+            "contract_line_id", "period_start", "period_end"
+        ):
+            assert line_id is not None and start is not None and end is not None  # filtered
+            found[line_id].append((start, end))
+        for line_ids in by_start.values():
+            for line_id in line_ids:
+                self.covered[line_id] = _merged(found.get(line_id, ()))
 
 
 class _GroupConcat(Aggregate):
@@ -335,67 +360,38 @@ class _GroupConcat(Aggregate):
         return super().as_sql(compiler, connection, function="GROUP_CONCAT", **extra)
 
 
-# Separators that cannot occur in a billing key nor an ISO date (ASCII unit and record).
-_FIELD, _RECORD = "\x1f", "\x1e"
+# A separator that cannot occur in a billing key (ASCII record separator).
+_RECORD = "\x1e"
 
 
-# Up to how many days back the invoiced keys are read without joining the invoices (see
-# `_invoiced_items`). bench/kpis.py, 1,000,000 invoices, 77,467 keyed lines, PostgreSQL,
-# without / with the join: 2 months back 119 / 191 ms, 5 months 151 / 183 ms, 10 months
-# 157 / 167 ms, 11 months 157 / 157 ms, 29 months 169 / 94 ms.
-RECENT_DAYS = 300
+def _keyed_lines(as_of: dt.date) -> QuerySet[InvoiceLine]:
+    """The lines billing a contract item on a document issued by d (a draft is not an
+    invoice, neither is one issued after d). Read on the lines alone, by the issue date
+    stamped on them (`InvoiceLine.issued_on`) and the `billed_contract_items` index: no
+    join to the invoices. A key is on one line at most (`bill_each_contract_item_once`),
+    and a credit note carries none."""
+    return (
+        InvoiceLine.objects.filter(contract_line_id__isnull=False, issued_on__lte=as_of)
+        .exclude(billing_key="")
+        .order_by()
+    )
 
 
 def _invoiced_items(as_of: dt.date) -> _Invoiced:
-    """The invoiced keys and covered periods, one row per contract line: a recurring line
-    carries one key per period billed (77,000 at 3,000 contracts), and rows cost more to
-    bring over than the strings they hold (bench/kpis.py: 1 s → 0.2 s).
-
-    A key is on one line at most (`bill_each_contract_item_once`), of a draft or an issued
-    invoice (a discarded draft gives its keys up; a credit note carries none). So for a
-    date up to `RECENT_DAYS` back, the keys invoiced at d are every key less those of the
-    drafts and of the invoices issued after d: that spares joining tens of thousands of
-    lines to a million invoices (bench/kpis.py, 1,000,000 invoices: 0.47 → 0.1 s today).
-    Further back, the lines are joined to the invoices issued by d."""
-    invoiced = _Invoiced()
-    recent = as_of >= timezone.localdate() - dt.timedelta(days=RECENT_DAYS)
-    not_yet: set[str] = set()
-    keyed = InvoiceLine.objects.filter(contract_line_id__isnull=False).exclude(billing_key="")
-    if recent:
-        not_yet = set(
-            keyed.filter(
-                Q(invoice__issue_date__isnull=True) | Q(invoice__issue_date__gt=as_of)
-            ).values_list("billing_key", flat=True)
-        )
-    else:
-        keyed = keyed.filter(
-            _issued_on_or_before(as_of, "invoice__"), invoice__kind=DocumentKind.INVOICE
-        )
-    text: CharField[str, str] = CharField()
-    item = Concat(
-        "billing_key",
-        Value(_FIELD),
-        Cast("period_start", text),
-        Value(_FIELD),
-        Cast("period_end", text),
-        output_field=text,
-    )
+    """The keys invoiced at d, one row per contract line: a recurring line carries one key
+    per period billed (77,000 at 3,000 contracts), and rows cost more to bring over than the
+    strings they hold (bench/kpis.py: 1 s → 0.2 s)."""
+    invoiced = _Invoiced(as_of)
     rows = (
-        keyed.order_by()
+        _keyed_lines(as_of)
         .values("contract_line_id")
-        .annotate(
-            keys=_GroupConcat("billing_key", Value(_RECORD)),
-            items=_GroupConcat(item, Value(_RECORD)),
-        )
-        .values_list("contract_line_id", "keys", "items")
+        .annotate(keys=_GroupConcat("billing_key", Value(_RECORD)))
+        .values_list("keys", flat=True)
     )
     # The keys as one string per line, split in one call each: a loop over 77,000 records
     # was most of this function's time (bench/kpis.py).
-    for line_id, keys, items in rows:
+    for keys in rows:
         invoiced.keys.update(keys.split(_RECORD))
-        invoiced.items[line_id] = items
-    invoiced.keys -= not_yet
-    invoiced.not_yet = not_yet
     return invoiced
 
 
@@ -446,23 +442,32 @@ def _period_start_isos(
         index += step
 
 
-def _recurring_fae(line: ContractLine, as_of: dt.date, invoiced: _Invoiced) -> Decimal:
-    covered: list[Interval] | None = None
-    total = ZERO
+def _unbilled_periods(line: ContractLine, as_of: dt.date, keys: set[str]) -> list[str]:
+    """The first days (ISO) of a recurring line's periods started by d and not invoiced."""
     end = _line_end(line)
     if end is not None and end < _line_start(line):
-        return total  # ended before it started (amended away on its first day)
+        return []  # ended before it started (amended away on its first day)
+    prefix = f"L{line.pk}:P:"
     frequency = Frequency(line.frequency)
-    prefix, keys = f"L{line.pk}:P:", invoiced.keys
-    for iso in _period_start_isos(_line_start(line), end, frequency, as_of):
-        if prefix + iso in keys:
-            continue
+    return [
+        iso
+        for iso in _period_start_isos(_line_start(line), end, frequency, as_of)
+        if prefix + iso not in keys
+    ]
+
+
+def _recurring_fae(
+    line: ContractLine, as_of: dt.date, unbilled: Sequence[str], covered: Sequence[Interval]
+) -> Decimal:
+    """The elapsed part of each unbilled period, less the days invoiced by hand."""
+    total = ZERO
+    end = _line_end(line)
+    frequency = Frequency(line.frequency)
+    for iso in unbilled:
         # The schedule from this start on is the line's own from here (periods are
         # calendar-aligned): its first period is the one of the full schedule.
         period = next(periods(dt.date.fromisoformat(iso), end, frequency, 1, anchor_month=1))
         elapsed_end = min(as_of, period.end)
-        if covered is None:
-            covered = invoiced.covered_by(line.pk)
         days = _uncovered_days(period.start, elapsed_end, covered)
         amount = line_net(
             line.quantity, _prorated_price(line.unit_price, period), line.discount_percent
@@ -530,9 +535,21 @@ def _fae(
     invoiced = _invoiced_items(as_of)
     for line in lines:
         line.contract = contracts[line.contract_id]
+    unbilled = {
+        line.pk: periods_left
+        for line in lines
+        if line.mode == InvoicingMode.RECURRING
+        and (periods_left := _unbilled_periods(line, as_of, invoiced.keys))
+    }
+    invoiced.read_covered({line_id: isos[0] for line_id, isos in unbilled.items()})
+    for line in lines:
         target = figures[line.contract_id]
         if line.mode == InvoicingMode.RECURRING:
-            amount = _recurring_fae(line, as_of, invoiced)
+            amount = (
+                _recurring_fae(line, as_of, unbilled[line.pk], invoiced.covered_by(line.pk))
+                if line.pk in unbilled
+                else ZERO
+            )
         elif line.mode == InvoicingMode.TIME_AND_MATERIALS:
             amount = sum(
                 (

@@ -136,3 +136,54 @@ def test_only_adv_issues_invoices(personas: dict[Role, User], adv: User, role: R
     else:
         with pytest.raises(PermissionDenied):
             issue_invoice(actor=personas[role], invoice=draft, issue_date=DAY)
+
+
+def test_issuing_stamps_each_line_with_the_issue_date_and_a_draft_stays_unstamped(
+    adv: User,
+) -> None:
+    draft = draft_invoice(adv)
+    left_draft = draft_invoice(adv)
+    issue_invoice(actor=adv, invoice=draft, issue_date=DAY)
+    assert set(InvoiceLine.objects.filter(invoice=draft).values_list("issued_on", flat=True)) == {
+        DAY
+    }
+    assert set(
+        InvoiceLine.objects.filter(invoice=left_draft).values_list("issued_on", flat=True)
+    ) == {None}
+
+
+def test_the_database_stamps_the_lines_whatever_code_issues_the_invoice(adv: User) -> None:
+    draft = draft_invoice(adv)
+    Invoice.objects.filter(pk=draft.pk).update(status=InvoiceStatus.ISSUED, issue_date=DAY)
+    assert list(InvoiceLine.objects.filter(invoice=draft).values_list("issued_on", flat=True)) == [
+        DAY,
+        DAY,
+    ]
+
+
+def test_the_database_refuses_an_issue_date_on_a_draft_line_or_a_changed_one_on_an_issued_line(
+    adv: User,
+) -> None:
+    draft = draft_invoice(adv)
+    with pytest.raises((IntegrityError, DatabaseError)), transaction.atomic():
+        InvoiceLine.objects.filter(invoice=draft).update(issued_on=DAY)
+    line = InvoiceLine.objects.filter(invoice=draft).first()
+    assert line is not None
+    with pytest.raises((IntegrityError, DatabaseError)), transaction.atomic():
+        InvoiceLine.objects.create(
+            invoice=draft,
+            description="stamped by hand",
+            quantity=Decimal("1"),
+            unit_price=Decimal("10"),
+            vat_rate=Decimal("20"),
+            net_amount=Decimal("10.00"),
+            issued_on=DAY,
+        )
+    issued = issue_invoice(actor=adv, invoice=draft_invoice(adv), issue_date=DAY)
+    for stamp in (DAY - dt.timedelta(days=1), None):
+        with pytest.raises((IntegrityError, DatabaseError)), transaction.atomic():
+            InvoiceLine.objects.filter(invoice=issued).update(issued_on=stamp)
+    assert set(InvoiceLine.objects.filter(invoice=issued).values_list("issued_on", flat=True)) == {
+        DAY
+    }
+    assert not InvoiceLine.objects.filter(invoice=draft, issued_on__isnull=False).exists()

@@ -11,7 +11,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from levier.accounts.models import User
-from levier.billing.models import Invoice
+from levier.billing.choices import DocumentKind, InvoiceStatus
+from levier.billing.models import Invoice, InvoiceLine
 from levier.billing.run import run_billing
 from levier.billing.services import create_credit_note, create_draft_invoice, issue_invoice
 from levier.contracts import cutoff as cutoff_module
@@ -221,6 +222,13 @@ def test_recurring_in_advance_not_yet_invoiced_accrues_only_its_elapsed_part(adv
     # First period 01/02–31/03 (partial, 59 of 90 days of Q1): 3,000 × 59 ÷ 90 = 1,966.67.
     # At 10/02, 10 of its 59 days: 1,966.67 × 10 ÷ 59 = 333.333… → 333.33.
     assert row(compute_cutoff(dt.date(2026, 2, 10)), contract).fae == D("333.33")
+
+
+def test_days_invoiced_by_hand_beyond_the_schedule_are_not_accrued_again(adv: User) -> None:
+    contract, _invoice = annual_maintenance(adv)
+    # The schedule's second period, 01/01–30/09/2027, has no invoice of its own key, but
+    # the invoice typed by hand for 01/10/2026–30/09/2027 covers each of its days.
+    assert row(compute_cutoff(dt.date(2027, 3, 31)), contract).fae == D("0")
 
 
 def test_a_draft_is_not_invoiced(adv: User) -> None:
@@ -450,8 +458,8 @@ def test_the_period_starts_walked_are_those_of_the_billing_schedule(
 @given(st.dates(min_value=dt.date(2025, 12, 1), max_value=dt.date(2027, 6, 30)))
 @example(dt.date(2026, 10, 2))  # the day of an issue: its invoices are invoiced that day
 @example(dt.date(2026, 11, 20))
-def test_the_invoiced_items_are_the_same_read_with_or_without_joining_the_invoices(
-    adv: User, monkeypatch: pytest.MonkeyPatch, day: dt.date
+def test_the_invoiced_keys_read_on_the_lines_are_those_of_the_invoices_issued_by_the_date(
+    adv: User, day: dt.date
 ) -> None:
     # Once per test run: a bit of everything, some of it billed (issued on several dates),
     # and a draft left from a later run (its keys are not invoiced).
@@ -464,8 +472,19 @@ def test_the_invoiced_items_are_the_same_read_with_or_without_joining_the_invoic
             actor=adv, as_of=dt.date(2026, 11, 30), issue=True, issue_date=dt.date(2026, 11, 20)
         )
         assert run_billing(actor=adv, as_of=dt.date(2027, 3, 31)).drafts.exists()
-    with monkeypatch.context() as recent_or_not:
-        recent_or_not.setattr(cutoff_module, "RECENT_DAYS", 100_000)
-        without_join = compute_cutoff(day)
-        recent_or_not.setattr(cutoff_module, "RECENT_DAYS", -100_000)
-        assert compute_cutoff(day) == without_join, day
+    # What "invoiced at d" means, read the long way: through the invoices themselves.
+    by_the_invoices = InvoiceLine.objects.filter(
+        contract_line__isnull=False,
+        invoice__status=InvoiceStatus.ISSUED,
+        invoice__kind=DocumentKind.INVOICE,
+        invoice__issue_date__lte=day,
+    ).exclude(billing_key="")
+    invoiced = cutoff_module._invoiced_items(day)
+    assert invoiced.keys == set(by_the_invoices.values_list("billing_key", flat=True)), day
+    line_ids = list(ContractLine.objects.values_list("pk", flat=True))
+    invoiced.read_covered(dict.fromkeys(line_ids, "2000-01-01"))
+    for line_id in line_ids:
+        periods_issued = by_the_invoices.filter(
+            contract_line_id=line_id, period_start__isnull=False, period_end__isnull=False
+        ).values_list("period_start", "period_end")
+        assert invoiced.covered_by(line_id) == cutoff_module._merged(periods_issued), day
