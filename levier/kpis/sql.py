@@ -9,7 +9,7 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from django.db.models import Expression, F, FloatField, Func, IntegerField, QuerySet
+from django.db.models import Aggregate, Expression, F, FloatField, Func, IntegerField, QuerySet
 
 
 class DaysBetween(Func):
@@ -79,6 +79,25 @@ def percentile(
     if len(values) == 1 or position == low:
         return values[0]
     return values[0] + (values[1] - values[0]) * (position - low)
+
+
+class PercentileCont(Aggregate):
+    """PostgreSQL's `percentile_cont(fraction) WITHIN GROUP (ORDER BY expression)`: the same
+    interpolation as `percentile`, in the aggregate itself. A median and a 90th percentile per
+    group then cost one statement, not one count and two sorted reads each (bench/kpis.py:
+    the validation times per step, 7 statements → 1). PostgreSQL only."""
+
+    template = "percentile_cont(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = FloatField()
+
+    def __init__(self, expression: Any, fraction: float) -> None:
+        if not 0 <= fraction <= 1:
+            raise ValueError("a percentile is a fraction between 0 and 1")
+        # A float literal of our own, never user input: interpolated as the SQL constant.
+        super().__init__(
+            Func(_expr(expression), template="CAST(%(expressions)s AS double precision)"),
+            fraction=repr(float(fraction)),
+        )
 
 
 def one_decimal(value: float | Decimal | None) -> Decimal | None:

@@ -6,10 +6,20 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from levier.accounts.models import User
-from levier.kpis.process import order_validation_time, step_validation_times
+from levier.kpis.process import (
+    _cycle_by_ranks,
+    _cycle_in_one,
+    _steps_by_ranks,
+    _steps_in_one,
+    order_validation_time,
+    orders_validated,
+    step_validation_times,
+    steps_decided,
+)
 from levier.kpis.services import compute_kpis
 from levier.sales.models import ApprovalStep, Order
 from levier.sales.services import approve_order, submit_order
@@ -79,3 +89,15 @@ def test_compute_kpis_reports_the_cycle(orders: None) -> None:
 def test_no_validated_order_means_no_figure(db: None) -> None:
     cycle = order_validation_time(AS_OF, 90)
     assert cycle.count == 0 and cycle.median_hours is None and cycle.p90_hours is None
+
+
+@pytest.mark.parametrize("period_days", [1, 4, 5, 29, 30, 90])
+def test_the_percentiles_postgresql_aggregates_are_those_read_around_the_ranks(
+    orders: None, period_days: int
+) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("percentile_cont is PostgreSQL's: SQLite reads around the ranks only")
+    cycle = orders_validated(AS_OF, period_days)
+    assert _cycle_in_one(cycle, "validation_hours") == _cycle_by_ranks(cycle, "validation_hours")
+    steps = steps_decided(AS_OF, period_days)
+    assert _steps_in_one(steps) == _steps_by_ranks(steps)
