@@ -332,21 +332,38 @@ class _Invoiced:
         for line_id, iso in first_unbilled.items():
             if line_id not in self.covered:
                 by_start[iso].append(line_id)
-        if not by_start:
-            return
-        overlapping = Q()
-        for iso, line_ids in by_start.items():
-            overlapping |= Q(contract_line_id__in=line_ids, period_end__gte=iso)
         found: dict[int, list[Interval]] = defaultdict(list)
-        rows = _keyed_lines(self.as_of).filter(overlapping, period_start__isnull=False)
-        for line_id, start, end in rows.values_list(
-            "contract_line_id", "period_start", "period_end"
-        ):
-            assert line_id is not None and start is not None and end is not None  # filtered
-            found[line_id].append((start, end))
+        for overlapping in _batches(by_start):
+            rows = _keyed_lines(self.as_of).filter(overlapping, period_start__isnull=False)
+            for line_id, start, end in rows.values_list(
+                "contract_line_id", "period_start", "period_end"
+            ):
+                assert line_id is not None and start is not None and end is not None  # filtered
+                found[line_id].append((start, end))
         for line_ids in by_start.values():
             for line_id in line_ids:
                 self.covered[line_id] = _merged(found.get(line_id, ()))
+
+
+# Contract lines per query reading their covered periods: a statement holds at most 32,766
+# parameters on SQLite, 65,535 on PostgreSQL.
+_BATCH = 5000
+
+
+def _batches(lines_by_start: Mapping[str, Sequence[int]]) -> Iterator[Q]:
+    """ "Line in these, period ending on or after that start" conditions, OR-ed, at most
+    `_BATCH` lines per condition: one query for a company of a few thousand contracts."""
+    condition, size = Q(), 0
+    for iso, line_ids in lines_by_start.items():
+        for first in range(0, len(line_ids), _BATCH):
+            chunk = line_ids[first : first + _BATCH]
+            if size + len(chunk) > _BATCH:
+                yield condition
+                condition, size = Q(), 0
+            condition |= Q(contract_line_id__in=chunk, period_end__gte=iso)
+            size += len(chunk)
+    if size:
+        yield condition
 
 
 class _GroupConcat(Aggregate):

@@ -231,6 +231,18 @@ def test_days_invoiced_by_hand_beyond_the_schedule_are_not_accrued_again(adv: Us
     assert row(compute_cutoff(dt.date(2027, 3, 31)), contract).fae == D("0")
 
 
+def test_the_periods_invoiced_by_hand_read_in_batches_give_the_same_cutoff(
+    adv: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a_bit_of_everything(adv)
+    run_billing(actor=adv, as_of=dt.date(2026, 9, 30), issue=True, issue_date=dt.date(2026, 10, 2))
+    day = dt.date(2027, 3, 31)  # the maintenance's period covered by hand, others unbilled
+    in_one_query = compute_cutoff(day)
+    monkeypatch.setattr(cutoff_module, "_BATCH", 1)  # a line per query
+    assert compute_cutoff(day) == in_one_query
+    assert in_one_query.fae > 0
+
+
 def test_a_draft_is_not_invoiced(adv: User) -> None:
     contract = make_contract(
         adv, [contract_line("recurring", "1000", frequency="monthly", in_advance=False)]
