@@ -26,6 +26,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Protocol
 
 from django.db.models import Max, Q
 from django.utils.translation import gettext as _
@@ -107,11 +108,29 @@ class ContractBilling:
         return sum((item.net_amount for item in self.items), Decimal(0))
 
 
-def _line_start(line: ContractLine) -> dt.date:
+class ContractDates(Protocol):
+    @property
+    def start_date(self) -> dt.date: ...
+    @property
+    def end_date(self) -> dt.date | None: ...
+
+
+class LineDates(Protocol):
+    """What a line's schedule bounds read: a `ContractLine`, or the cut-off's plain rows."""
+
+    @property
+    def start_date(self) -> dt.date | None: ...
+    @property
+    def end_date(self) -> dt.date | None: ...
+    @property
+    def contract(self) -> ContractDates: ...
+
+
+def _line_start(line: LineDates) -> dt.date:
     return line.start_date or line.contract.start_date
 
 
-def _line_end(line: ContractLine) -> dt.date | None:
+def _line_end(line: LineDates) -> dt.date | None:
     ends = [d for d in (line.end_date, line.contract.end_date) if d is not None]
     return min(ends) if ends else None
 
