@@ -513,7 +513,7 @@ def _contracts_in_scope(as_of: dt.date) -> Q:
 class _ContractRow:
     """What the cut-off reads of a contract: its dates (the lines' schedules) and what its
     row prints. Plain rows, not model instances: building 3,000 contracts and their 3,000
-    lines as models cost a fifth of the cut-off (bench/kpis.py: 0.13 → 0.03 s)."""
+    lines as models cost a fifth of the cut-off (bench/kpis.py's database: 0.13 → 0.03 s)."""
 
     pk: int
     number: str
