@@ -269,6 +269,13 @@ class InvoiceLine(models.Model):
                 condition=models.Q(contract_line__isnull=False) & ~models.Q(billing_key=""),
                 name="billed_contract_items",
             ),
+            # Each document's first line billing a contract line, over a period (the
+            # invoicing delay by mode, levier.kpis.breakdowns), read index-only.
+            models.Index(
+                fields=["issued_on", "invoice", "position", "id", "contract_line"],
+                condition=models.Q(contract_line__isnull=False),
+                name="contract_lines_issued",
+            ),
         ]
 
     def __str__(self) -> str:

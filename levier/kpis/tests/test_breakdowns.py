@@ -9,7 +9,8 @@ import pytest
 
 from levier.accounts.models import User
 from levier.accounts.tests.factories import UserFactory
-from levier.billing.services import issue_invoice
+from levier.billing.models import Invoice
+from levier.billing.services import create_credit_note, issue_invoice
 from levier.billing.tests.factories import complete_company_profile, draft_invoice
 from levier.collections.choices import TaskKind, TaskStatus
 from levier.collections.disputes import open_dispute
@@ -18,11 +19,13 @@ from levier.collections.payments import Portion, allocate_payment
 from levier.collections.tests.factories import issued_invoice, payment
 from levier.contracts.tests.factories import contract_line, make_contract
 from levier.customers.tests.factories import CustomerFactory
+from levier.kpis.activity import invoices_issued
 from levier.kpis.breakdowns import (
     disputes_by_reason,
     invoicing_delay_by_mode,
     team_worklists,
     top_overdue_customers,
+    with_invoicing_mode,
 )
 from levier.sales.services import create_quote, submit_order
 from levier.sales.tests.factories import line, make_order
@@ -211,6 +214,54 @@ def test_the_invoicing_delay_is_averaged_per_invoicing_mode(adv: User) -> None:
     ]
     assert str(rows[-1].label) == "Autre"
     assert str(rows[1].label) == "À la livraison"
+
+
+def test_the_dashboard_reads_each_invoice_mode_as_the_drill_down_does(adv: User) -> None:
+    """The dashboard groups with joins, the drill-down decides invoice by invoice: drafts,
+    credit notes and invoices issued after the date must not change either's answer."""
+    customer = CustomerFactory()
+    contract = make_contract(
+        adv,
+        [contract_line("time_and_materials"), contract_line("on_delivery")],
+        customer=customer,
+        start=day(2026, 9, 1),
+    )
+    tm_line, delivery_line = contract.lines.order_by("position")
+    contract_lines = [line("1", "100"), line("1", "50")]
+    extras = [{"contract_line_id": delivery_line.pk}, {"contract_line_id": tm_line.pk}]
+    _issue(
+        adv,
+        customer=customer,
+        billable=day(2026, 10, 1),
+        issued=day(2026, 10, 8),
+        contract=contract,
+        lines=contract_lines,
+        line_extras=extras,
+    )  # on delivery (its first contract line), 7 days
+    credited = Invoice.objects.get(kind="invoice", status="issued")
+    note = create_credit_note(actor=adv, invoice=credited, reason="price_error")
+    issue_invoice(actor=adv, invoice=note, issue_date=day(2026, 10, 9))  # not an invoice
+    draft_invoice(adv, customer, contract=contract, lines=contract_lines, line_extras=extras)
+    _issue(adv, customer=customer, billable=day(2026, 10, 1), issued=day(2026, 10, 11))  # other
+    _issue(
+        adv,
+        customer=customer,
+        billable=day(2026, 11, 1),
+        issued=day(2026, 11, 2),
+        contract=contract,
+        lines=contract_lines[1:],
+        line_extras=extras[1:],
+    )  # after the date
+    as_of = day(2026, 10, 31)
+
+    rows = invoicing_delay_by_mode(as_of, 90)
+
+    assert [(r.mode, r.invoices, r.mean_days) for r in rows] == [
+        ("on_delivery", 1, D("7.0")),
+        ("other", 1, D("10.0")),
+    ]
+    per_invoice = with_invoicing_mode(invoices_issued(as_of, 90)).values_list("mode", flat=True)
+    assert sorted(r.mode for r in rows) == sorted(per_invoice)
 
 
 def test_no_invoicing_delay_row_without_invoices(db: None) -> None:

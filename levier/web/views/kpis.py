@@ -9,7 +9,8 @@ figure links to the list of documents behind it, with the same date and period.
 Cost of a page: `compute_kpis` runs once for `as_of`, and once more for the week before
 unless that week has a stored snapshot at the same date and period (`levier.kpis.history`:
 a Sunday, 90 days); the 52-week series are the stored snapshots, read in one query, never
-recomputed here; the breakdowns are a few GROUP BY queries each.
+recomputed here; the breakdowns are a few GROUP BY queries each, read meanwhile on a second
+connection in the same snapshot (`dashboard_figures`).
 
 **Drill-down** (`kpis_drilldown`): `levier.kpis.drilldown.drilldown(key, …)` paginated by 100,
 or exported whole with `?format=csv|xlsx` (streamed CSV, write-only XLSX).
@@ -355,7 +356,7 @@ def _short_date(day: dt.date) -> str:
 
 def dashboard_context(params: Params) -> dict[str, Any]:
     """Everything the dashboard shows at `params` (see the module docstring for its cost)."""
-    figures, delays = dashboard_figures(params.as_of, params.period_days)
+    figures, parts = dashboard_figures(params.as_of, params.period_days)
     stored = weekly_figures(params.as_of, SERIES_WEEKS)
     previous = _previous_week(params, stored)
     status = statuses({h.key: getattr(figures, h.key) for h in HEADLINE})
@@ -403,7 +404,7 @@ def dashboard_context(params: Params) -> dict[str, Any]:
         width=SPLIT_WIDTH,
     )
 
-    overdue = breakdowns.top_overdue_customers(params.as_of)
+    overdue = parts.overdue
     overdue_rows = [
         {
             "name": row.name,
@@ -423,7 +424,7 @@ def dashboard_context(params: Params) -> dict[str, Any]:
         height=max(60, 26 * len(overdue) + 12),
     )
 
-    reasons = breakdowns.disputes_by_reason(params.as_of, params.period_days)
+    reasons = parts.reasons
     reason_rows = [
         {
             "label": row.label,
@@ -446,15 +447,15 @@ def dashboard_context(params: Params) -> dict[str, Any]:
             "mean": fmt_value(row.mean_days, "days"),
             "url": drill_url("invoicing_delay", params, mode=row.mode),
         }
-        for row in delays
+        for row in parts.delays
     ]
     delays_chart = charts.bar_chart(
-        [(str(row.label), row.mean_days or Decimal(0)) for row in delays],
+        [(str(row.label), row.mean_days or Decimal(0)) for row in parts.delays],
         label=gettext("Invoicing delay by invoicing mode (days)"),
         unit=gettext("d"),
         horizontal=True,
         width=HALF_WIDTH,
-        height=max(60, 26 * len(delays) + 12),
+        height=max(60, 26 * len(parts.delays) + 12),
     )
 
     role_labels = dict(Role.choices)
@@ -539,7 +540,7 @@ def dashboard_context(params: Params) -> dict[str, Any]:
                 "counts": [member.counts.get(key, 0) for key, _label in breakdowns.WORK_KINDS],
                 "total": member.total,
             }
-            for member in breakdowns.team_worklists()
+            for member in parts.team
         ],
         "work_kinds": breakdowns.WORK_KINDS,
         "is_today": params.as_of == timezone.localdate(),
