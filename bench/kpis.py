@@ -46,6 +46,7 @@ work on the queries by hand).
 from __future__ import annotations
 
 import bisect
+import compileall
 import datetime as dt
 import enum
 import math
@@ -1272,6 +1273,10 @@ def run_cli(as_of: dt.date, runs: int) -> tuple[Measured, float, bool]:
     env = dict(os.environ)
     env.pop("DJANGO_SETTINGS_MODULE", None)
     ok = True
+    # Levier's own modules compiled once, as an installed (not editable) package is: with
+    # PYTHONDONTWRITEBYTECODE set (this machine's environment, 2026-11-29), each process
+    # would otherwise compile them again from source, about 0.1 s of every command.
+    compileall.compile_dir(str(ROOT / "levier"), quiet=1)
 
     def once(argv: list[str]) -> None:
         nonlocal ok

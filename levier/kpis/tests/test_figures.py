@@ -24,10 +24,18 @@ from decimal import Decimal
 
 import pytest
 
+from levier.accounts.models import User
+from levier.billing.choices import CreditReason
 from levier.billing.models import Invoice
+from levier.billing.services import create_credit_note, issue_invoice
+from levier.billing.tests.factories import complete_company_profile
+from levier.collections.choices import DisputeReason
+from levier.collections.disputes import open_dispute
+from levier.customers.tests.factories import CustomerFactory
 from levier.kpis import activity
 from levier.kpis.figures import KpiFigures
 from levier.kpis.services import compute_kpis
+from levier.kpis.tests.conftest import invoice
 from levier.kpis.tests.kpis_md_names import LEVIER_NAMES
 
 D = Decimal
@@ -168,5 +176,53 @@ def test_the_rates_read_in_one_pass_are_those_of_each_function(
     assert (rates.credit_note_rate, rates.credit_note_rate_amount) == activity.credit_note_rates(
         as_of, period
     )
+    assert rates.invoice_error_rate == activity.invoice_error_rate(as_of, period)
+    assert rates.dispute_rate == activity.dispute_rate(as_of, period)
+
+
+def test_errors_found_before_or_after_the_date_count_only_for_the_periods_invoices(
+    adv: User, compta: User
+) -> None:
+    """Billing-error disputes and credit notes are read over the whole ledger, but only the
+    invoices issued in the period count, and only what was found by d."""
+    complete_company_profile()
+    customer = CustomerFactory()
+    older = invoice(adv, customer, "100", dt.date(2026, 1, 5))  # before the period
+    priced_wrong = invoice(adv, customer, "100", dt.date(2026, 2, 10))
+    credited = invoice(adv, customer, "100", dt.date(2026, 2, 20))
+    found_late = invoice(adv, customer, "100", dt.date(2026, 3, 1))
+    invoice(adv, customer, "100", dt.date(2026, 3, 10))  # right
+    open_dispute(
+        actor=compta,
+        invoice=older,
+        opened_on=dt.date(2026, 2, 1),
+        reason=DisputeReason.DUPLICATE,
+        owner=compta,
+        due_on=dt.date(2026, 5, 1),
+    )
+    open_dispute(
+        actor=compta,
+        invoice=priced_wrong,
+        opened_on=dt.date(2026, 3, 2),
+        reason=DisputeReason.PRICE,
+        owner=compta,
+        due_on=dt.date(2026, 5, 1),
+    )
+    note = create_credit_note(actor=adv, invoice=credited, reason=CreditReason.DUPLICATE)
+    issue_invoice(actor=adv, invoice=note, issue_date=dt.date(2026, 3, 5))
+    open_dispute(
+        actor=compta,
+        invoice=found_late,
+        opened_on=dt.date(2026, 4, 2),
+        reason=DisputeReason.QUANTITY,
+        owner=compta,
+        due_on=dt.date(2026, 5, 1),
+    )
+    as_of, period = dt.date(2026, 3, 31), 60  # (30/01, 31/03]: four invoices
+
+    rates = activity.period_rates(as_of, period)
+
+    assert rates.invoice_error_rate == D("0.5000")  # priced wrong and credited, of 4
+    assert rates.dispute_rate == D("0.2500")  # priced wrong (found late: after d)
     assert rates.invoice_error_rate == activity.invoice_error_rate(as_of, period)
     assert rates.dispute_rate == activity.dispute_rate(as_of, period)
