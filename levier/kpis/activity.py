@@ -27,6 +27,7 @@ from levier.collections.models import Dispute
 from levier.kpis.sql import DaysBetween, one_decimal, ratio
 
 ZERO = Decimal("0.00")
+CENT = Decimal("0.01")
 
 # Credit notes that say the invoice itself was wrong (kpis.md: reason "billing error").
 BILLING_ERROR_CREDIT_REASONS = frozenset(
@@ -127,7 +128,8 @@ def invoice_error_rate(as_of: dt.date, period_days: int) -> Decimal | None:
 
 @dataclass(frozen=True)
 class PeriodRates:
-    """The figures of kpis.md 1, 2 and 5 over the period, as the functions above give them."""
+    """The figures of kpis.md 1, 2 and 5 over the period, as the functions above give them,
+    and the period's sales TTC (`levier.kpis.receivables.sales_ttc`), read in the same pass."""
 
     invoicing_delay: Decimal | None
     invoicing_delay_weighted: Decimal | None
@@ -135,6 +137,7 @@ class PeriodRates:
     credit_note_rate_amount: Decimal | None
     invoice_error_rate: Decimal | None
     dispute_rate: Decimal | None
+    sales_ttc: Decimal
 
 
 def period_rates(as_of: dt.date, period_days: int) -> PeriodRates:
@@ -164,13 +167,16 @@ def period_rates(as_of: dt.date, period_days: int) -> PeriodRates:
     sums = issued.aggregate(
         n=Count("pk"),
         ht=Coalesce(Sum("total_net"), Value(ZERO)),
+        ttc=Coalesce(Sum("total_gross"), Value(ZERO)),
         mean=Avg("delay_days"),
         weighted=Sum(F("delay_days") * F("total_net")),
         in_error=Count("pk", filter=error),
         disputed=Count("pk", filter=disputed),
     )
     notes = credit_notes_issued(as_of, period_days).aggregate(
-        n=Count("pk"), ht=Coalesce(Sum("total_net"), Value(ZERO))
+        n=Count("pk"),
+        ht=Coalesce(Sum("total_net"), Value(ZERO)),
+        ttc=Coalesce(Sum("total_gross"), Value(ZERO)),
     )
     weighted = None
     if sums["ht"]:
@@ -182,6 +188,7 @@ def period_rates(as_of: dt.date, period_days: int) -> PeriodRates:
         credit_note_rate_amount=ratio(notes["ht"], sums["ht"]),
         invoice_error_rate=ratio(sums["in_error"], sums["n"]),
         dispute_rate=ratio(sums["disputed"], sums["n"]),
+        sales_ttc=(Decimal(sums["ttc"]) - Decimal(notes["ttc"])).quantize(CENT),
     )
 
 

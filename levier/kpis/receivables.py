@@ -77,10 +77,16 @@ def sales_ttc(after: dt.date, until: dt.date) -> Decimal:
     return invoiced - credited
 
 
-def dso_simple(as_of: dt.date, period_days: int = 90, ar: Decimal | None = None) -> Decimal | None:
-    """AR(d) ÷ SalesTTC(d − P, d] × P, in days (one decimal); None without sales. `ar`: AR(d)
-    when the caller has it already."""
-    sales = sales_ttc(as_of - dt.timedelta(days=period_days), as_of)
+def dso_simple(
+    as_of: dt.date,
+    period_days: int = 90,
+    ar: Decimal | None = None,
+    sales: Decimal | None = None,
+) -> Decimal | None:
+    """AR(d) ÷ SalesTTC(d − P, d] × P, in days (one decimal); None without sales. `ar` (AR(d))
+    and `sales` (over the period): when the caller has them already."""
+    if sales is None:
+        sales = sales_ttc(as_of - dt.timedelta(days=period_days), as_of)
     if sales == 0:
         return None
     days = (open_receivables(as_of) if ar is None else ar) / sales * period_days

@@ -22,7 +22,7 @@ from levier.contracts.cutoff import Cutoff, compute_cutoff
 from levier.kpis import activity, breakdowns, collection, process
 from levier.kpis.figures import ForecastWeek, KpiFigures, StepTime
 from levier.kpis.parallel import in_snapshot, shared_snapshot
-from levier.kpis.receivables import dso_countback, dso_simple, sales_ttc
+from levier.kpis.receivables import dso_countback, dso_simple
 
 DEFAULT_PERIOD_DAYS = 90
 MAX_PERIOD_DAYS = 3660
@@ -99,7 +99,7 @@ def compute_headline(
             return {
                 "invoicing_delay_days": rates.invoicing_delay,
                 "invoice_error_rate": rates.invoice_error_rate,
-                "dso_simple": dso_simple(as_of, period_days),
+                "dso_simple": dso_simple(as_of, period_days, sales=rates.sales_ttc),
                 "fae": cutoff.result().fae,
                 "dispute_rate": rates.dispute_rate,
             }
@@ -120,8 +120,8 @@ def _compute(
     cycle = process.order_validation_time(as_of, period_days)
     steps = process.step_validation_times(as_of, period_days)
     overdue = aged.total - aged.not_due
-    sales = sales_ttc(as_of - dt.timedelta(days=period_days), as_of)
-    dso = dso_simple(as_of, period_days, aged.total)
+    sales = rates.sales_ttc
+    dso = dso_simple(as_of, period_days, aged.total, sales)
     countback = dso_countback(as_of, aged.total)
     cei = collection.cei(as_of, period_days, sales=sales, aged=aged)
     resolution_days = activity.dispute_resolution_days(as_of, period_days)

@@ -34,6 +34,7 @@ from levier.collections.disputes import open_dispute
 from levier.customers.tests.factories import CustomerFactory
 from levier.kpis import activity
 from levier.kpis.figures import KpiFigures
+from levier.kpis.receivables import sales_ttc
 from levier.kpis.services import compute_kpis
 from levier.kpis.tests.conftest import invoice
 from levier.kpis.tests.kpis_md_names import LEVIER_NAMES
@@ -178,6 +179,7 @@ def test_the_rates_read_in_one_pass_are_those_of_each_function(
     )
     assert rates.invoice_error_rate == activity.invoice_error_rate(as_of, period)
     assert rates.dispute_rate == activity.dispute_rate(as_of, period)
+    assert rates.sales_ttc == sales_ttc(as_of - dt.timedelta(days=period), as_of)
 
 
 def test_errors_found_before_or_after_the_date_count_only_for_the_periods_invoices(
@@ -226,3 +228,4 @@ def test_errors_found_before_or_after_the_date_count_only_for_the_periods_invoic
     assert rates.dispute_rate == D("0.2500")  # priced wrong (found late: after d)
     assert rates.invoice_error_rate == activity.invoice_error_rate(as_of, period)
     assert rates.dispute_rate == activity.dispute_rate(as_of, period)
+    assert rates.sales_ttc == sales_ttc(as_of - dt.timedelta(days=period), as_of)
