@@ -52,6 +52,11 @@ def can_share_snapshot() -> bool:
 def _repeatable_read() -> None:
     with connection.cursor() as cursor:  # the transaction's first statement
         cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        # No parallel workers of PostgreSQL's own inside a query: the readers here already
+        # keep the cores busy, and a parallel plan builds its hash tables again in each
+        # worker. bench/kpis.py's database, compute_kpis today, 3 × 6 runs interleaved:
+        # median 757–826 ms with them, 691–714 ms without.
+        cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
 
 
 _current = threading.local()

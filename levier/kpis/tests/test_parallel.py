@@ -50,6 +50,25 @@ def test_the_other_connections_read_the_books_as_they_stood_at_the_snapshot() ->
     assert Customer.objects.count() == before + 1
 
 
+def _parallel_workers() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW max_parallel_workers_per_gather")
+        (value,) = cursor.fetchone()
+    return str(value)
+
+
+def test_the_readers_run_without_parallel_workers_of_their_own_until_they_end() -> None:
+    """Three readers already share the cores: no query adds PostgreSQL's workers to them,
+    and the setting ends with the readers' transactions (SET LOCAL)."""
+    outside = _parallel_workers()
+    assert outside != "0"  # the server's default, or the test would prove nothing
+    with parallel.shared_snapshot() as snapshot:
+        here = _parallel_workers()
+        elsewhere = parallel.in_snapshot(snapshot, _parallel_workers).result()
+    assert (here, elsewhere) == ("0", "0")
+    assert _parallel_workers() == outside
+
+
 def test_the_figures_are_those_of_one_transaction(
     adv: User, book: dict[str, Invoice], monkeypatch: pytest.MonkeyPatch
 ) -> None:
