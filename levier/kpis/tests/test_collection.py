@@ -10,7 +10,12 @@ import pytest
 from levier.accounts.models import User
 from levier.billing.tests.factories import complete_company_profile
 from levier.customers.tests.factories import CustomerFactory
-from levier.kpis.collection import cash_forecast, company_payment_delay, customer_payment_delays
+from levier.kpis.collection import (
+    cash_forecast,
+    company_payment_delay,
+    customer_payment_delays,
+    expected_collections,
+)
 from levier.kpis.tests.conftest import invoice, pay
 
 D = Decimal
@@ -61,3 +66,30 @@ def test_overdue_amounts_are_expected_this_week_not_in_the_past(adv: User) -> No
     invoice(adv, old, "1000", dt.date(2026, 1, 5))  # due 04/02, five months late
     forecast = cash_forecast(AS_OF)
     assert forecast.weeks[0] == (dt.date(2026, 6, 29), D("1200.00"))
+
+
+def test_a_customers_half_day_mean_delay_rounds_away_from_zero_both_ways(
+    adv: User, compta: User
+) -> None:
+    late = CustomerFactory(payment_terms_days=30)
+    early = CustomerFactory(payment_terms_days=30)
+    # Late: 1, 2, 3 and 4 days late, a mean of 2.5 → 3 days. Early: 2, 3, 2 and 3 days
+    # early, a mean of −2.5 → −3 days.
+    for month, late_by, early_by in ((1, 1, 2), (2, 2, 3), (3, 3, 2), (4, 4, 3)):
+        paid = invoice(adv, late, "100", dt.date(2026, month, 2))
+        pay(compta, paid, "120", paid.due_date + dt.timedelta(days=late_by))
+        paid = invoice(adv, early, "100", dt.date(2026, month, 3))
+        pay(compta, paid, "120", paid.due_date - dt.timedelta(days=early_by))
+    invoice(adv, late, "1000", dt.date(2026, 6, 10))  # due Friday 10/07
+    invoice(adv, early, "500", dt.date(2026, 6, 15))  # due Wednesday 15/07
+
+    weeks = {week: amount for week, amount in cash_forecast(AS_OF).weeks if amount}
+
+    # 10/07 + 3 = 13/07, the week of 13/07 (2 days: the week before). 15/07 − 3 = 12/07, the
+    # week of 06/07 (−2 days: 13/07, the week after).
+    assert weeks == {dt.date(2026, 7, 13): D("1200.00"), dt.date(2026, 7, 6): D("600.00")}
+    listed = {
+        row.customer_id: row.forecast_week
+        for row in expected_collections(AS_OF).filter(customer__in=[late, early])
+    }
+    assert listed == {late.pk: 2, early.pk: 1}  # the drill-down's weeks, counted from 29/06
