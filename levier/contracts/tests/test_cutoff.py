@@ -7,6 +7,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -500,3 +501,61 @@ def test_the_invoiced_keys_read_on_the_lines_are_those_of_the_invoices_issued_by
             contract_line_id=line_id, period_start__isnull=False, period_end__isnull=False
         ).values_list("period_start", "period_end")
         assert invoiced.covered_by(line_id) == cutoff_module._merged(periods_issued), day
+
+
+_ON_POSTGRESQL = pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="SQLite prorates in Python (`_deferred` itself): nothing to compare it with",
+)
+
+
+@_ON_POSTGRESQL
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    cents=st.integers(min_value=-(10**13), max_value=10**13),
+    start=st.dates(min_value=dt.date(2025, 1, 1), max_value=dt.date(2027, 12, 31)),
+    length=st.integers(min_value=0, max_value=731),
+    seen=st.integers(min_value=-10, max_value=740),
+)
+@example(cents=1, start=dt.date(2026, 1, 1), length=1, seen=0)  # 0.005 → 0.01
+@example(cents=-1, start=dt.date(2026, 1, 1), length=1, seen=0)  # −0.005 → −0.01
+@example(cents=5, start=dt.date(2026, 1, 1), length=3, seen=1)  # 0.05 × 2 ÷ 4 = 0.025
+@example(cents=99_999_999_999_99, start=dt.date(2026, 1, 1), length=365, seen=100)
+def test_postgresql_prorates_each_line_to_the_cent_as_python_does(
+    db: None, cents: int, start: dt.date, length: int, seen: int
+) -> None:
+    """The database's pro rata of a line's deferred part is `_deferred`'s, tie breaks and
+    huge amounts included."""
+    net = Decimal(cents).scaleb(-2)
+    end = start + dt.timedelta(days=length)
+    as_of = start + dt.timedelta(days=seen)
+    if end <= as_of:  # the query reads only the lines ending after d
+        return
+    row = "SELECT %s::bigint, %s::text, %s::numeric, %s::date, %s::date"
+    summed = cutoff_module._summed_by_postgresql(row, [7, "invoice", net, start, end], as_of)
+    assert summed == [(7, "invoice", cutoff_module._deferred(net, start, end, as_of))]
+
+
+@_ON_POSTGRESQL
+def test_postgresql_sums_the_deferred_parts_per_contract_and_kind_of_document(
+    adv: User,
+) -> None:
+    _contract, invoice = annual_maintenance(adv)
+    note = create_credit_note(actor=adv, invoice=invoice, reason="price_error")
+    issue_invoice(actor=adv, invoice=note, issue_date=dt.date(2026, 11, 2))
+    as_of = dt.date(2026, 12, 31)
+    lines = (
+        InvoiceLine.objects.filter(period_start__isnull=False, period_end__gt=as_of)
+        .order_by()
+        .annotate(cid=cutoff_module.LINE_CONTRACT)
+        .values_list("cid", "invoice__kind", "net_amount", "period_start", "period_end")
+    )
+    expected = sorted(
+        (cid, kind, cutoff_module._deferred(net, start, end, as_of))
+        for cid, kind, net, start, end in lines
+    )
+    assert sorted(cutoff_module._deferred_sums(lines, as_of)) == expected
+    # 12,000 × 273 ÷ 365, on the invoice and on its full credit note.
+    assert [total for _cid, _kind, total in expected] == [Decimal("8975.34")] * 2
