@@ -72,11 +72,15 @@ def _cycle_in_one(queryset: QuerySet[Order] | QuerySet[ApprovalStep], field: str
     return CycleTime(row["count"], one_decimal(row["median"]), one_decimal(row["p90"]))
 
 
-def _cycle_by_ranks(queryset: QuerySet[Order] | QuerySet[ApprovalStep], field: str) -> CycleTime:
-    """The same read as a count and the values around each rank (any database)."""
+def _cycle_by_ranks(
+    queryset: QuerySet[Order] | QuerySet[ApprovalStep], field: str, count: int | None = None
+) -> CycleTime:
+    """The same read as a count and the values around each rank (any database); `count`:
+    the rows', when the caller has it already."""
     # The hours are never null (both timestamps are required by the filters), so the count of
     # rows is the count of values.
-    count = queryset.count()
+    if count is None:
+        count = queryset.count()
     return CycleTime(
         count=count,
         median_hours=one_decimal(percentile(queryset, field, 0.5, count)),
@@ -115,4 +119,7 @@ def _steps_in_one(steps: QuerySet[ApprovalStep]) -> dict[str, CycleTime]:
 
 def _steps_by_ranks(steps: QuerySet[ApprovalStep]) -> dict[str, CycleTime]:
     counts = dict(steps.order_by("role").values_list("role").annotate(n=Count("pk")))
-    return {role: _cycle_by_ranks(steps.filter(role=role), "step_hours") for role in counts}
+    return {
+        role: _cycle_by_ranks(steps.filter(role=role), "step_hours", count)
+        for role, count in counts.items()
+    }

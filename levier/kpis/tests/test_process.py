@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -77,6 +78,16 @@ def test_each_step_counts_from_the_previous_decision(orders: None) -> None:
     assert steps["adv"].median_hours == D("5.0")  # 2, 4, 6, 10 → (4 + 6) ÷ 2
     assert steps["direction"].count == 1
     assert steps["direction"].median_hours == D("24.0")  # 15:00 on the 5th → 15:00 on the 6th
+
+
+def test_each_role_read_around_its_ranks_costs_its_two_reads_not_a_recount(
+    orders: None, django_assert_num_queries: Any
+) -> None:
+    """One grouped count for every role, then a median and a 90th percentile read each."""
+    steps = steps_decided(AS_OF, 30)
+    with django_assert_num_queries(1 + 2 * 2):  # ADV and Direction
+        times = _steps_by_ranks(steps)
+    assert {role: t.count for role, t in times.items()} == {"adv": 4, "direction": 1}
 
 
 def test_compute_kpis_reports_the_cycle(orders: None) -> None:
