@@ -26,9 +26,9 @@ from django.utils import translation
 
 T = TypeVar("T")
 
-# The readers at once besides the caller's connection: the dashboard's three (cut-off,
-# forecast, invoicing delay by mode).
-WORKERS = 3
+# The readers at once besides the caller's connection: the dashboard's four (cut-off,
+# forecast, breakdowns, and the week before's headline when no snapshot holds it).
+WORKERS = 4
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
 

@@ -69,20 +69,42 @@ def compute_kpis(as_of: dt.date, period_days: int = DEFAULT_PERIOD_DAYS) -> KpiF
             wait(readers)  # the snapshot must outlive its readers
 
 
+@dataclass(frozen=True)
+class Dashboard:
+    """What the dashboard reads from the books at one date (`dashboard_figures`)."""
+
+    figures: KpiFigures
+    breakdowns: breakdowns.Breakdowns
+    # The week before's headline figures, when asked for (no weekly snapshot holds them).
+    week_before: dict[str, Decimal | None] | None = None
+
+
 def dashboard_figures(
-    as_of: dt.date, period_days: int = DEFAULT_PERIOD_DAYS
-) -> tuple[KpiFigures, breakdowns.Breakdowns]:
-    """`compute_kpis` and the dashboard's breakdowns (invoicing delay by mode, top overdue
-    customers, disputes by reason, the team's worklists), read on another connection
-    meanwhile, in the same snapshot (`levier.kpis.parallel`): the page shows one state of
-    the books, and its breakdowns cost no time of their own on two cores."""
+    as_of: dt.date,
+    period_days: int = DEFAULT_PERIOD_DAYS,
+    *,
+    week_before: dt.date | None = None,
+) -> Dashboard:
+    """`compute_kpis`, the dashboard's breakdowns (invoicing delay by mode, top overdue
+    customers, disputes by reason, the team's worklists) and, given `week_before`, the
+    headline figures at that date (`compute_headline`, what the cards compare with when no
+    snapshot holds them): the breakdowns and that headline read on other connections
+    meanwhile, in the same snapshot (`levier.kpis.parallel`). The page shows one state of
+    the books, and on two cores its parts cost little time of their own."""
     _check_period(period_days)
     with shared_snapshot() as snapshot:
-        pending = in_snapshot(snapshot, breakdowns.dashboard_breakdowns, as_of, period_days)
+        readers: list[Future[Any]] = []
+        parts = in_snapshot(snapshot, breakdowns.dashboard_breakdowns, as_of, period_days)
+        readers.append(parts)
+        before = None
+        if week_before is not None:
+            before = in_snapshot(snapshot, compute_headline, week_before, period_days)
+            readers.append(before)
         try:
-            return compute_kpis(as_of, period_days), pending.result()
+            figures = compute_kpis(as_of, period_days)
+            return Dashboard(figures, parts.result(), before.result() if before else None)
         finally:
-            wait([pending])
+            wait(readers)
 
 
 def compute_headline(

@@ -191,7 +191,7 @@ def test_without_snapshots_the_dashboard_computes_last_weeks_headline_only(
         return compute_headline(as_of, period_days)
 
     monkeypatch.setattr(kpi_services, "compute_kpis", counting)
-    monkeypatch.setattr(views, "compute_headline", counting_headline)
+    monkeypatch.setattr(kpi_services, "compute_headline", counting_headline)
     with translation.override("en"):
         html = html_of(
             client_for(direction, "en").get(DASHBOARD, {"as_of": "2026-11-01", "period_days": "90"})
@@ -241,7 +241,7 @@ def test_midweek_the_cards_compare_with_the_last_weekly_report(
     def refused(as_of: dt.date, period_days: int = 90) -> Any:
         raise AssertionError("last week's figures were stored: nothing to recompute")
 
-    monkeypatch.setattr(views, "compute_headline", refused)
+    monkeypatch.setattr(kpi_services, "compute_headline", refused)
     with translation.override("en"):
         html = html_of(client_for(direction, "en").get(DASHBOARD, {"as_of": "2026-11-05"}))
     now = compute_kpis(dt.date(2026, 11, 5), 90).dso_simple

@@ -59,7 +59,6 @@ from levier.kpis.history import figures_date, value_of, weekly_figures
 from levier.kpis.services import (
     HEADLINE,
     Headline,
-    compute_headline,
     dashboard_figures,
 )
 from levier.kpis.thresholds import statuses
@@ -246,13 +245,14 @@ class Card:
     extras: list[tuple[str | Promise, str, str]]  # (label, value, url) shown beside
 
 
-def _previous_week(
+def _reported_week(
     params: Params, stored: Mapping[dt.date, Mapping[str, Any]]
-) -> tuple[dt.date, Mapping[str, Any]]:
-    """What the cards compare with, and its date: the stored snapshot at `as_of − 7` (as
-    reported that week); else the latest one of the six days after it (the last weekly
-    report: on a Thursday, last Sunday's); else `as_of − 7`'s headline computed now. Only a
-    snapshot of the same period counts."""
+) -> tuple[dt.date, Mapping[str, Any]] | None:
+    """What the cards compare with when it was reported, and its date: the stored snapshot
+    at `as_of − 7` (as reported that week); else the latest one of the six days after it
+    (the last weekly report: on a Thursday, last Sunday's). None: `as_of − 7`'s headline
+    must be computed now (`dashboard_figures(week_before=…)`). Only a snapshot of the same
+    period counts."""
     week_before = params.as_of - dt.timedelta(days=7)
     reported = sorted(
         (figures_date(monday), figures)
@@ -262,7 +262,7 @@ def _previous_week(
     )
     if reported:
         return reported[0] if reported[0][0] == week_before else reported[-1]
-    return week_before, compute_headline(week_before, params.period_days)
+    return None
 
 
 def _series(
@@ -356,9 +356,14 @@ def _short_date(day: dt.date) -> str:
 
 def dashboard_context(params: Params) -> dict[str, Any]:
     """Everything the dashboard shows at `params` (see the module docstring for its cost)."""
-    figures, parts = dashboard_figures(params.as_of, params.period_days)
     stored = weekly_figures(params.as_of, SERIES_WEEKS)
-    previous = _previous_week(params, stored)
+    reported = _reported_week(params, stored)
+    week_before = params.as_of - dt.timedelta(days=7)
+    board = dashboard_figures(
+        params.as_of, params.period_days, week_before=None if reported else week_before
+    )
+    figures, parts = board.figures, board.breakdowns
+    previous = reported or (week_before, board.week_before or {})
     status = statuses({h.key: getattr(figures, h.key) for h in HEADLINE})
     cards = [_card(h, figures, previous, stored, status.get(h.key), params) for h in HEADLINE]
 
