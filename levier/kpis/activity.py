@@ -97,18 +97,25 @@ def credit_note_rates(as_of: dt.date, period_days: int) -> tuple[Decimal | None,
     return ratio(notes["n"], invoices["n"]), ratio(notes["ht"], invoices["ht"])
 
 
-def _found_wrong(as_of: dt.date) -> Q:
-    """An invoice (the outer row) with a billing-error credit note or dispute by d."""
-    error_note = Invoice.objects.filter(
-        credited_invoice=OuterRef("pk"),
+def _error_credit_notes(as_of: dt.date) -> QuerySet[Invoice]:
+    """Credit notes issued by d saying their invoice was wrong (a billing-error reason)."""
+    return Invoice.objects.filter(
         kind=DocumentKind.CREDIT_NOTE,
         status=InvoiceStatus.ISSUED,
         issue_date__lte=as_of,
         credit_reason__in=BILLING_ERROR_CREDIT_REASONS,
     )
-    error_dispute = Dispute.objects.filter(
-        invoice=OuterRef("pk"), opened_on__lte=as_of, reason__in=BILLING_ERROR_DISPUTE_REASONS
-    )
+
+
+def _error_disputes(as_of: dt.date) -> QuerySet[Dispute]:
+    """Disputes opened by d for a billing-error reason."""
+    return Dispute.objects.filter(opened_on__lte=as_of, reason__in=BILLING_ERROR_DISPUTE_REASONS)
+
+
+def _found_wrong(as_of: dt.date) -> Q:
+    """An invoice (the outer row) with a billing-error credit note or dispute by d."""
+    error_note = _error_credit_notes(as_of).filter(credited_invoice=OuterRef("pk"))
+    error_dispute = _error_disputes(as_of).filter(invoice=OuterRef("pk"))
     return Q(Exists(error_note)) | Q(Exists(error_dispute))
 
 
@@ -151,17 +158,8 @@ def period_rates(as_of: dt.date, period_days: int) -> PeriodRates:
     # against 242 ms), and where the invoices of the period filtered by them read the
     # period a second and a third time (bench/kpis.py, median of 7 on 2026-11-29: 145–180
     # → 100–130 ms).
-    error_notes = Invoice.objects.filter(
-        kind=DocumentKind.CREDIT_NOTE,
-        status=InvoiceStatus.ISSUED,
-        issue_date__lte=as_of,
-        credit_reason__in=BILLING_ERROR_CREDIT_REASONS,
-    )
-    error_disputes = Dispute.objects.filter(
-        opened_on__lte=as_of, reason__in=BILLING_ERROR_DISPUTE_REASONS
-    )
-    error = Q(pk__in=error_notes.values("credited_invoice")) | Q(
-        pk__in=error_disputes.values("invoice")
+    error = Q(pk__in=_error_credit_notes(as_of).values("credited_invoice")) | Q(
+        pk__in=_error_disputes(as_of).values("invoice")
     )
     disputed = Q(pk__in=Dispute.objects.filter(opened_on__lte=as_of).values("invoice"))
     sums = issued.aggregate(
