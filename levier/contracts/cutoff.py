@@ -61,6 +61,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -346,12 +347,34 @@ def _credited_deferred(
 
 @dataclass
 class _Invoiced:
-    """What is invoiced at d: the billing keys, and the service periods covered per contract
-    line, read for the lines that need them (`read_covered`)."""
+    """What is invoiced at d: the billing keys, the recurring periods' apart (`period_starts`:
+    per contract line, the first days, ISO, of its periods invoiced), and the service periods
+    covered per contract line, read for the lines that need them (`read_covered`)."""
 
     as_of: dt.date
     keys: set[str] = field(default_factory=set)
+    period_starts: dict[int, set[str]] = field(default_factory=dict)
     covered: dict[int, list[Interval]] = field(default_factory=dict)
+
+    def add_line_keys(self, line_id: int, keys: str) -> None:
+        """The keys on the lines billing one contract line, joined by `_RECORD`. When they
+        are all that line's periods, as a recurring line's are, one split makes its set of
+        first days; otherwise key by key."""
+        prefix = f"L{line_id}{_PERIOD}"
+        if keys.startswith(prefix) and keys.count(_RECORD + prefix) == keys.count(_RECORD):
+            starts = keys[len(prefix) :].split(_RECORD + prefix)
+            self.period_starts.setdefault(line_id, set()).update(starts)
+        else:
+            for key in keys.split(_RECORD):
+                self.add_key(key)
+
+    def add_key(self, key: str) -> None:
+        """A billing key; a recurring period's goes to its line's `period_starts`."""
+        line, sep, start = key.partition(_PERIOD)
+        if sep and line.startswith("L") and line[1:].isdigit():
+            self.period_starts.setdefault(int(line[1:]), set()).add(start)
+        else:
+            self.keys.add(key)
 
     def covered_by(self, line_id: int) -> list[Interval]:
         """The service periods invoiced for a contract line, merged (`read_covered` first)."""
@@ -429,21 +452,26 @@ def _keyed_lines(as_of: dt.date) -> QuerySet[InvoiceLine]:
     )
 
 
+# What a recurring period's billing key holds between its line and its first day
+# (`levier.contracts.schedule`: "L<line>:P:<period start>").
+_PERIOD = ":P:"
+
+
 def _invoiced_items(as_of: dt.date) -> _Invoiced:
     """The keys invoiced at d, one row per contract line: a recurring line carries one key
     per period billed (77,000 at 3,000 contracts), and rows cost more to bring over than the
-    strings they hold (bench/kpis.py: 1 s → 0.2 s)."""
+    strings they hold (bench/kpis.py: 1 s → 0.2 s). A recurring line's keys are all
+    "L<line>:P:<start>": they become the set of its periods' first days in one split, that
+    its schedule is compared with (`_unbilled_periods`), see `_Invoiced.add_line_keys`."""
     invoiced = _Invoiced(as_of)
     rows = (
         _keyed_lines(as_of)
         .values("contract_line_id")
         .annotate(keys=_GroupConcat("billing_key", Value(_RECORD)))
-        .values_list("keys", flat=True)
+        .values_list("contract_line_id", "keys")
     )
-    # The keys as one string per line, split in one call each: a loop over 77,000 records
-    # was most of this function's time (bench/kpis.py).
-    for keys in rows:
-        invoiced.keys.update(keys.split(_RECORD))
+    for line_id, keys in rows:
+        invoiced.add_line_keys(line_id, keys)
     return invoiced
 
 
@@ -467,45 +495,45 @@ def _uncovered_days(start: dt.date, end: dt.date, covered: Sequence[Interval]) -
     return days
 
 
-@functools.lru_cache(maxsize=4096)
-def _first_of_month_iso(index: int) -> str:
-    """ "YYYY-MM-01" of the month `index` (months since year 0, January = 0)."""
-    return f"{index // 12:04d}-{index % 12 + 1:02d}-01"
+@functools.lru_cache(maxsize=64)
+def _boundaries(months: int, first_year: int, last_year: int) -> tuple[str, ...]:
+    """The first days ("YYYY-MM-01") of the months from January of `first_year` to December
+    of `last_year` that start a period of `months` months, calendar-aligned from January
+    (`months` divides 12). Built once per frequency and span of years: every line of the
+    cut-off slices them."""
+    return tuple(
+        f"{index // 12:04d}-{index % 12 + 1:02d}-01"
+        for index in range(first_year * 12, (last_year + 1) * 12, months)
+    )
 
 
 def _period_start_isos(
     start: dt.date, end: dt.date | None, frequency: Frequency, as_of: dt.date
-) -> Iterator[str]:
+) -> list[str]:
     """The first days of the periods `periods(start, end, frequency, 1, anchor_month=1)`
     yields, up to `as_of`, as ISO strings (what billing keys hold): `start`, then every first
-    day of a month that is a multiple of the frequency from January. Strings, not periods
-    nor dates: a line billed for years has most of its periods invoiced, and building each
-    one was most of the cut-off's time (bench/kpis.py)."""
-    last = (as_of if end is None else min(as_of, end)).isoformat()
-    first = start.isoformat()
+    day of a month that is a multiple of the frequency from January, sliced out of
+    `_boundaries`. Strings, not periods nor dates, and no loop per period: a line billed for
+    years has most of its periods invoiced, and walking them one by one was most of the
+    cut-off's Python (bench/kpis.py)."""
+    last_day = as_of if end is None else min(as_of, end)
+    first, last = start.isoformat(), last_day.isoformat()
     if first > last:
-        return
-    yield first
-    step = frequency.months
-    index = start.year * 12 + start.month - 1
-    index += step - index % step  # the first boundary month after start's
-    while (boundary := _first_of_month_iso(index)) <= last:
-        yield boundary
-        index += step
+        return []
+    boundaries = _boundaries(frequency.months, start.year, last_day.year)
+    return [first, *boundaries[bisect_right(boundaries, first) : bisect_right(boundaries, last)]]
 
 
-def _unbilled_periods(line: _LineRow, as_of: dt.date, keys: set[str]) -> list[str]:
+def _unbilled_periods(line: _LineRow, as_of: dt.date, invoiced: _Invoiced) -> list[str]:
     """The first days (ISO) of a recurring line's periods started by d and not invoiced."""
     end = _line_end(line)
     if end is not None and end < _line_start(line):
         return []  # ended before it started (amended away on its first day)
-    prefix = f"L{line.pk}:P:"
-    frequency = Frequency(line.frequency)
-    return [
-        iso
-        for iso in _period_start_isos(_line_start(line), end, frequency, as_of)
-        if prefix + iso not in keys
-    ]
+    starts = _period_start_isos(_line_start(line), end, Frequency(line.frequency), as_of)
+    billed = invoiced.period_starts.get(line.pk)
+    if not billed:
+        return starts
+    return [iso for iso in starts if iso not in billed]
 
 
 def _recurring_fae(
@@ -623,7 +651,7 @@ def _fae(
         line.pk: periods_left
         for line in lines
         if line.mode == InvoicingMode.RECURRING
-        and (periods_left := _unbilled_periods(line, as_of, invoiced.keys))
+        and (periods_left := _unbilled_periods(line, as_of, invoiced))
     }
     invoiced.read_covered({line_id: isos[0] for line_id, isos in unbilled.items()})
     for line in lines:

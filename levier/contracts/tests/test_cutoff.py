@@ -493,7 +493,13 @@ def test_the_invoiced_keys_read_on_the_lines_are_those_of_the_invoices_issued_by
         invoice__issue_date__lte=day,
     ).exclude(billing_key="")
     invoiced = cutoff_module._invoiced_items(day)
-    assert invoiced.keys == set(by_the_invoices.values_list("billing_key", flat=True)), day
+    read = invoiced.keys | {
+        f"L{line_id}:P:{start}"
+        for line_id, starts in invoiced.period_starts.items()
+        for start in starts
+    }
+    assert read == set(by_the_invoices.values_list("billing_key", flat=True)), day
+    assert not any(":P:" in key for key in invoiced.keys), day  # each period under its line
     line_ids = list(ContractLine.objects.values_list("pk", flat=True))
     invoiced.read_covered(dict.fromkeys(line_ids, "2000-01-01"))
     for line_id in line_ids:
@@ -501,6 +507,23 @@ def test_the_invoiced_keys_read_on_the_lines_are_those_of_the_invoices_issued_by
             contract_line_id=line_id, period_start__isnull=False, period_end__isnull=False
         ).values_list("period_start", "period_end")
         assert invoiced.covered_by(line_id) == cutoff_module._merged(periods_issued), day
+
+
+def test_a_key_naming_another_line_counts_for_the_line_it_names() -> None:
+    """The keys are read grouped by the contract line their invoice line bills; a key is
+    what says which period of which line is invoiced, wherever it sits."""
+    from levier.contracts.cutoff import _RECORD, _Invoiced
+
+    invoiced = _Invoiced(dt.date(2026, 11, 30))
+    invoiced.add_line_keys(7, _RECORD.join(["L7:P:2026-01-01", "L7:P:2026-02-01"]))
+    invoiced.add_line_keys(8, _RECORD.join(["L8:P:2026-01-01", "L9:P:2026-03-01", "M4"]))
+    invoiced.add_line_keys(10, "L10:once")
+    assert invoiced.period_starts == {
+        7: {"2026-01-01", "2026-02-01"},
+        8: {"2026-01-01"},
+        9: {"2026-03-01"},
+    }
+    assert invoiced.keys == {"M4", "L10:once"}
 
 
 _ON_POSTGRESQL = pytest.mark.skipif(
