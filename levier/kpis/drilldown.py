@@ -650,11 +650,54 @@ def _order_validation(as_of: dt.date, period: int, filters: Mapping[str, str]) -
     )
 
 
+class _PlacedRows(Sequence[dict[str, Any]]):
+    """The forecast's open invoices, placed and ordered in Python (`expected_collections`):
+    a page, or a chunk of an export, reads its invoices by id."""
+
+    def __init__(self, placed: list[collection.Expected], monday: dt.date):
+        self.placed = placed
+        self.monday = monday
+        self.to_row = _invoice_row(("due_date", "expected_delay", "open_at"))
+
+    def count(self) -> int:  # type: ignore[override]
+        return len(self.placed)
+
+    def __len__(self) -> int:
+        return len(self.placed)
+
+    def _rows(self, placed: Sequence[collection.Expected]) -> list[dict[str, Any]]:
+        invoices = Invoice.objects.select_related("customer").in_bulk(
+            [p.invoice_id for p in placed]
+        )
+        rows = []
+        for p in placed:
+            invoice = invoices[p.invoice_id]
+            invoice.open_at = p.open_at  # type: ignore[attr-defined]
+            invoice.expected_delay = p.expected_delay  # type: ignore[attr-defined]
+            values = self.to_row(invoice)
+            values["week_start"] = self.monday + dt.timedelta(weeks=p.forecast_week)
+            rows.append(values)
+        return rows
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
+    def __getitem__(self, index: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(index, slice):
+            return self._rows(self.placed[index])
+        return self._rows([self.placed[index]])[0]
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for first in range(0, len(self.placed), 2000):
+            yield from self._rows(self.placed[first : first + 2000])
+
+
 def _cash_forecast(as_of: dt.date, period: int, filters: Mapping[str, str]) -> DrillDown:
-    invoices = collection.expected_collections(as_of).select_related("customer")
+    monday = collection.week_start(as_of)
     week = (filters.get("week") or "").strip()
+    index: int | None = None
     if week:
-        monday = collection.week_start(as_of)
         try:
             start = dt.date.fromisoformat(week)
         except ValueError:
@@ -664,17 +707,10 @@ def _cash_forecast(as_of: dt.date, period: int, filters: Mapping[str, str]) -> D
             raise ValidationFailed.on(
                 "week", str(_("week: the Monday of one of the 13 weeks of the forecast"))
             )
-        invoices = invoices.filter(forecast_week=index)
-    invoices = _with_customer(invoices, _customer_filter(filters), "customer_id")
-    invoices = invoices.order_by("forecast_week", "due_date", "pk")
-    monday = collection.week_start(as_of)
-    to_row = _invoice_row(("due_date", "expected_delay", "open_at"))
-
-    def row(invoice: Any) -> dict[str, Any]:
-        values = to_row(invoice)
-        values["week_start"] = monday + dt.timedelta(weeks=int(invoice.forecast_week))
-        return values
-
+    placed = collection.expected_collections(as_of, _customer_filter(filters))
+    if index is not None:
+        placed = [p for p in placed if p.forecast_week == index]
+    total = sum((p.open_at for p in placed), ZERO).quantize(Decimal("0.01"))
     return DrillDown(
         "cash_forecast",
         _("Cash forecast"),
@@ -691,8 +727,8 @@ def _cash_forecast(as_of: dt.date, period: int, filters: Mapping[str, str]) -> D
             Column("week_start", _("Expected week of"), "date"),
             OPEN,
         ),
-        Rows(invoices, row),
-        _sum(invoices, F("open_at")),
+        _PlacedRows(placed, monday),
+        total,
         as_of,
         period,
     )

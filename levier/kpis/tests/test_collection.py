@@ -12,9 +12,8 @@ from levier.billing.tests.factories import complete_company_profile
 from levier.customers.tests.factories import CustomerFactory
 from levier.kpis.collection import (
     cash_forecast,
-    company_payment_delay,
-    customer_payment_delays,
     expected_collections,
+    payment_delays,
 )
 from levier.kpis.tests.conftest import invoice, pay
 
@@ -37,9 +36,7 @@ def test_a_new_customer_is_expected_at_the_company_delay(adv: User, compta: User
     once = invoice(adv, newcomer, "100", dt.date(2026, 3, 2))
     pay(compta, once, "120", once.due_date + dt.timedelta(days=40))
     # Company: (10 + 10 + 10 + 40) ÷ 4 = 17.5 → 18 days (half away from zero).
-    assert company_payment_delay(AS_OF) == D("18")
-    delays = {row["customer"]: row["delay"] for row in customer_payment_delays(AS_OF)}
-    assert list(delays) == [regular.pk] and float(delays[regular.pk]) == 10.0
+    assert payment_delays(AS_OF) == ({regular.pk: 10}, 18)
     # Both owe 1,200 due Wednesday 15/07 (issued 15/06, 30 days).
     invoice(adv, regular, "1000", dt.date(2026, 6, 15))
     invoice(adv, newcomer, "1000", dt.date(2026, 6, 15))
@@ -88,8 +85,10 @@ def test_a_customers_half_day_mean_delay_rounds_away_from_zero_both_ways(
     # 10/07 + 3 = 13/07, the week of 13/07 (2 days: the week before). 15/07 − 3 = 12/07, the
     # week of 06/07 (−2 days: 13/07, the week after).
     assert weeks == {dt.date(2026, 7, 13): D("1200.00"), dt.date(2026, 7, 6): D("600.00")}
-    listed = {
-        row.customer_id: row.forecast_week
-        for row in expected_collections(AS_OF).filter(customer__in=[late, early])
-    }
-    assert listed == {late.pk: 2, early.pk: 1}  # the drill-down's weeks, counted from 29/06
+    listed = [
+        (row.due_date, row.expected_delay, row.forecast_week)
+        for customer in (late, early)
+        for row in expected_collections(AS_OF, customer.pk)
+    ]
+    # The drill-down's weeks, counted from 29/06.
+    assert listed == [(dt.date(2026, 7, 10), 3, 2), (dt.date(2026, 7, 15), -3, 1)]

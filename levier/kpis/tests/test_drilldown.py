@@ -78,6 +78,24 @@ def test_payment_delay_list_shows_early_payments_negative(book: dict[str, Invoic
     assert delays == {book["i0"].number: 30, book["i1"].number: -8, book["i4"].number: 0}
 
 
+def test_each_forecast_week_lists_invoices_adding_up_to_that_weeks_expected_amount(
+    book: dict[str, Invoice],
+) -> None:
+    figures = compute_kpis(AS_OF, 90)
+    weeks = [(week.week_start, week.expected) for week in figures.cash_forecast]
+    weeks.append((weeks[-1][0] + dt.timedelta(weeks=1), figures.cash_forecast_later))
+    for monday, expected in weeks:
+        listed = drilldown("cash_forecast", AS_OF, 90, {"week": monday.isoformat()})
+        assert listed.total == expected, monday
+        assert sum((row["open_at"] for row in listed.rows), D(0)) == expected, monday
+        assert all(row["week_start"] == monday for row in listed.rows)
+    everything = drilldown("cash_forecast", AS_OF, 90, {})
+    assert everything.total == sum((expected for _, expected in weeks), D(0)) == D("1880.00")
+    # A page is a slice of the whole list, in the same order.
+    assert everything.rows[0:1] == [everything.rows[0]] == list(everything.rows)[:1]
+    assert len(everything.rows) == everything.rows.count() == 2
+
+
 def test_cash_forecast_week_lists_the_invoices_expected_that_week(book: dict[str, Invoice]) -> None:
     assert numbers("cash_forecast", week="2026-03-30") == [book["i2"].number]
     assert numbers("cash_forecast", week="2026-04-20") == [book["i3"].number]
