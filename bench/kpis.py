@@ -1333,6 +1333,30 @@ def dashboard(runs: int, *, last_week_stored: bool) -> tuple[str, Measured | Non
         return url, None, f"GET {url} answered {exc}"
 
 
+def drilldown_pages(runs: int) -> list[list[Any]]:
+    """GET the first page of each figure's drill-down as the Direction, today: one row per
+    list (median of `runs` after a warm-up, or the warm-up alone past the budget)."""
+    from django.test import Client
+    from django.urls import reverse
+
+    from levier.accounts.models import User
+    from levier.kpis.drilldown import DRILLDOWN_KEYS
+
+    client = Client()
+    client.force_login(User.objects.get(username="direction"))
+    rows = []
+    for key in DRILLDOWN_KEYS:
+        url = reverse("web:kpis_drilldown", args=[key])
+
+        def get(url: str = url) -> int:
+            response = client.get(url)
+            assert response.status_code == 200, (url, response.status_code)
+            return response.status_code
+
+        rows.append(measure(get, runs).row(f"drill-down GET {url}"))
+    return rows
+
+
 def store_month_ends_timed() -> dict[str, Any]:
     """The Monday job's first step: the open items of the month ends not stored yet (all of
     them on a new database), which the past dates' aged balances count from."""
@@ -1431,6 +1455,10 @@ def bench(args: Any, reuse: bool) -> None:
             note(page.row(f"dashboard GET {url} (Direction), {label}"))
         else:
             note(["dashboard", why, ""])
+    # 4b. Each drill-down's first page (not a target of the issue: how long a click takes).
+    drill_rows = drilldown_pages(max(1, runs // 2))
+    for row in drill_rows:
+        print("  ".join(str(c) for c in row), flush=True)
     # 5. The plans of the slowest statements met in compute_kpis.
     plans_path = None
     slowest_rows: list[list[Any]] = []
@@ -1455,6 +1483,7 @@ def bench(args: Any, reuse: bool) -> None:
         "budget_seconds": BUDGET_SECONDS,
         "milliseconds": rows,
         "parts_milliseconds": part_rows,
+        "drilldown_milliseconds": drill_rows,
         "slowest_statements": slowest_rows,
         "differences_from_the_facts": checks,
         "figures": figures,
@@ -1464,6 +1493,8 @@ def bench(args: Any, reuse: bool) -> None:
     print(table(["measure (median of runs)", "ms", "queries"], rows))
     print()
     print(table(["part of compute_kpis", "ms", "queries"], part_rows))
+    print()
+    print(table(["drill-down, first page (median of runs)", "ms", "queries"], drill_rows))
     if slowest_rows:
         print()
         print(table(["slowest statements in", "ms", "SQL"], slowest_rows))
