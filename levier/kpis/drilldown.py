@@ -47,21 +47,15 @@ class Column:
     kind: str  # text, money, date, days, int, hours, rate
 
 
-class Rows(Sequence[dict[str, Any]]):
-    """A lazy list of rows over a queryset: `len()` counts in SQL, slices fetch one page."""
-
-    def __init__(self, queryset: QuerySet[Any], to_row: Callable[[Any], dict[str, Any]]):
-        self.queryset = queryset
-        self.to_row = to_row
-        self._count: int | None = None
+class _Pages(Sequence[dict[str, Any]]):
+    """A list of rows read a page at a time (`_page`): what the paginated page slices, what
+    `count()` and `len()` measure."""
 
     def count(self) -> int:  # type: ignore[override]
-        if self._count is None:
-            self._count = self.queryset.count()
-        return self._count
+        return len(self)
 
-    def __len__(self) -> int:
-        return self.count()
+    def _page(self, index: slice) -> list[dict[str, Any]]:
+        raise NotImplementedError
 
     @overload
     def __getitem__(self, index: int) -> dict[str, Any]: ...
@@ -69,8 +63,30 @@ class Rows(Sequence[dict[str, Any]]):
     def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
     def __getitem__(self, index: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
         if isinstance(index, slice):
-            return [self.to_row(obj) for obj in self.queryset[index]]
-        return self.to_row(self.queryset[index])
+            return self._page(index)
+        if index < 0:
+            index += len(self)
+        page = self._page(slice(index, index + 1)) if index >= 0 else []
+        if not page:
+            raise IndexError(index)
+        return page[0]
+
+
+class Rows(_Pages):
+    """A lazy list of rows over a queryset: `len()` counts in SQL, slices fetch one page."""
+
+    def __init__(self, queryset: QuerySet[Any], to_row: Callable[[Any], dict[str, Any]]):
+        self.queryset = queryset
+        self.to_row = to_row
+        self._count: int | None = None
+
+    def __len__(self) -> int:
+        if self._count is None:
+            self._count = self.queryset.count()
+        return self._count
+
+    def _page(self, index: slice) -> list[dict[str, Any]]:
+        return [self.to_row(obj) for obj in self.queryset[index]]
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         for obj in self.queryset.iterator(chunk_size=2000):
@@ -650,7 +666,7 @@ def _order_validation(as_of: dt.date, period: int, filters: Mapping[str, str]) -
     )
 
 
-class _PlacedRows(Sequence[dict[str, Any]]):
+class _PlacedRows(_Pages):
     """The forecast's open invoices, placed and ordered in Python (`expected_collections`):
     a page, or a chunk of an export, reads its invoices by id."""
 
@@ -659,13 +675,11 @@ class _PlacedRows(Sequence[dict[str, Any]]):
         self.monday = monday
         self.to_row = _invoice_row(("due_date", "expected_delay", "open_at"))
 
-    def count(self) -> int:  # type: ignore[override]
-        return len(self.placed)
-
     def __len__(self) -> int:
         return len(self.placed)
 
-    def _rows(self, placed: Sequence[collection.Expected]) -> list[dict[str, Any]]:
+    def _page(self, index: slice) -> list[dict[str, Any]]:
+        placed = self.placed[index]
         invoices = Invoice.objects.select_related("customer").in_bulk(
             [p.invoice_id for p in placed]
         )
@@ -679,18 +693,9 @@ class _PlacedRows(Sequence[dict[str, Any]]):
             rows.append(values)
         return rows
 
-    @overload
-    def __getitem__(self, index: int) -> dict[str, Any]: ...
-    @overload
-    def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
-    def __getitem__(self, index: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
-        if isinstance(index, slice):
-            return self._rows(self.placed[index])
-        return self._rows([self.placed[index]])[0]
-
     def __iter__(self) -> Iterator[dict[str, Any]]:
         for first in range(0, len(self.placed), 2000):
-            yield from self._rows(self.placed[first : first + 2000])
+            yield from self._page(slice(first, first + 2000))
 
 
 def _cash_forecast(as_of: dt.date, period: int, filters: Mapping[str, str]) -> DrillDown:
@@ -734,22 +739,18 @@ def _cash_forecast(as_of: dt.date, period: int, filters: Mapping[str, str]) -> D
     )
 
 
-class _ListRows(Sequence[dict[str, Any]]):
+class _ListRows(_Pages):
     def __init__(self, rows: list[dict[str, Any]]):
         self.rows = rows
-
-    def count(self) -> int:  # type: ignore[override]
-        return len(self.rows)
 
     def __len__(self) -> int:
         return len(self.rows)
 
-    @overload
-    def __getitem__(self, index: int) -> dict[str, Any]: ...
-    @overload
-    def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
-    def __getitem__(self, index: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+    def _page(self, index: slice) -> list[dict[str, Any]]:
         return self.rows[index]
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return iter(self.rows)
 
 
 def _cutoff(which: str, as_of: dt.date, period: int, filters: Mapping[str, str]) -> DrillDown:

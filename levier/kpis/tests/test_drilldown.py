@@ -94,6 +94,20 @@ def test_each_forecast_week_lists_invoices_adding_up_to_that_weeks_expected_amou
     # A page is a slice of the whole list, in the same order.
     assert everything.rows[0:1] == [everything.rows[0]] == list(everything.rows)[:1]
     assert len(everything.rows) == everything.rows.count() == 2
+    assert everything.rows[-1] == list(everything.rows)[-1] != everything.rows[0]
+    with pytest.raises(IndexError):
+        everything.rows[2]
+
+
+def test_a_list_read_by_pages_answers_any_index_as_a_list_would(book: dict[str, Invoice]) -> None:
+    for key in ("receivables", "fae", "cash_forecast"):
+        rows = drilldown(key, AS_OF, 90, {}).rows
+        whole = list(rows)
+        assert [rows[i] for i in range(-len(whole), len(whole))] == whole + whole, key
+        assert rows[1:] == whole[1:] and rows[:0] == [], key
+        for beyond in (len(whole), -len(whole) - 1):
+            with pytest.raises(IndexError):
+                rows[beyond]
 
 
 def test_cash_forecast_week_lists_the_invoices_expected_that_week(book: dict[str, Invoice]) -> None:
