@@ -167,3 +167,19 @@ def test_invoicing_delay_lists_by_invoicing_mode(book: dict[str, Invoice]) -> No
     with pytest.raises(ValidationFailed) as refused:
         drilldown("invoicing_delay", AS_OF, 90, {"mode": "barter"})
     assert "mode" in refused.value.errors
+
+
+def test_reading_a_whole_list_costs_the_same_queries_for_any_number_of_rows(
+    book: dict[str, Invoice],
+) -> None:
+    """Each row shows columns already read with the page: none is fetched row by row (a
+    field left out of `_shown` would be, one query per row)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for key in DRILLDOWN_KEYS:
+        listed = drilldown(key, AS_OF, 90, {})
+        with CaptureQueriesContext(connection) as read:
+            rows = list(listed.rows)
+        # list() asks the length first: a COUNT, then the rows.
+        assert len(read) <= 2, (key, len(rows), [q["sql"][:80] for q in read.captured_queries])
