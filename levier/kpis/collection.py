@@ -158,7 +158,7 @@ def expected_collections(as_of: dt.date, customer: int | None = None) -> list[Ex
 
     Placed here, from the customers' delays grouped once (`payment_delays`): a delay looked
     up by a subquery per open invoice read each customer's year of invoices again for each
-    (bench/kpis.py's database, 79,000 open invoices: 155 s for a page, now well under 1 s)."""
+    (bench/kpis.py's database, 79,000 open invoices: 155 s for a page, now about 1 s)."""
     own, company = payment_delays(as_of)
     monday = week_start(as_of)
     invoices = open_items(None, as_of).exclude(due_date__isnull=True).order_by()
