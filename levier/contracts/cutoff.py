@@ -345,6 +345,11 @@ def _credited_deferred(
 # FAE, from the contracts
 
 
+# What a recurring period's billing key holds between its line and its first day
+# (`levier.contracts.schedule`: "L<line>:P:<period start>").
+_PERIOD = ":P:"
+
+
 @dataclass
 class _Invoiced:
     """What is invoiced at d: the billing keys, the recurring periods' apart (`period_starts`:
@@ -371,8 +376,9 @@ class _Invoiced:
     def add_key(self, key: str) -> None:
         """A billing key; a recurring period's goes to its line's `period_starts`."""
         line, sep, start = key.partition(_PERIOD)
-        if sep and line.startswith("L") and line[1:].isdigit():
-            self.period_starts.setdefault(int(line[1:]), set()).add(start)
+        line_id = int(line[1:]) if line[1:].isdigit() else None
+        if sep and line_id is not None and line == f"L{line_id}":  # not "L05"
+            self.period_starts.setdefault(line_id, set()).add(start)
         else:
             self.keys.add(key)
 
@@ -450,11 +456,6 @@ def _keyed_lines(as_of: dt.date) -> QuerySet[InvoiceLine]:
         .exclude(billing_key="")
         .order_by()
     )
-
-
-# What a recurring period's billing key holds between its line and its first day
-# (`levier.contracts.schedule`: "L<line>:P:<period start>").
-_PERIOD = ":P:"
 
 
 def _invoiced_items(as_of: dt.date) -> _Invoiced:
