@@ -165,15 +165,12 @@ def drilldown_xlsx(drilldown: DrillDown) -> bytes:
     workbook = xlsxwriter.Workbook(output, {"constant_memory": True})
     workbook.set_properties({"title": str(drilldown.title)})
     sheet = workbook.add_worksheet(drilldown.key[:31])
+    as_datetime = workbook.add_format({"num_format": DATETIME_FORMAT})
+    as_date = workbook.add_format({"num_format": DATE_FORMAT})
+    # The numeric kinds shown with a format; days and counts are plain numbers.
     formats = {
         kind: workbook.add_format({"num_format": number_format})
-        for kind, number_format in (
-            ("datetime", DATETIME_FORMAT),
-            ("date", DATE_FORMAT),
-            ("money", MONEY_FORMAT),
-            ("rate", "0.00%"),
-            ("hours", "0.0"),
-        )
+        for kind, number_format in (("money", MONEY_FORMAT), ("rate", "0.00%"), ("hours", "0.0"))
     }
     columns = drilldown.columns
     for index, column in enumerate(columns):
@@ -188,10 +185,10 @@ def drilldown_xlsx(drilldown: DrillDown) -> bytes:
         if value is None or value == "":
             return
         if isinstance(value, dt.datetime):
-            sheet.write_datetime(row, col, _local(value), formats["datetime"])
+            sheet.write_datetime(row, col, _local(value), as_datetime)
             return
         if isinstance(value, dt.date):
-            sheet.write_datetime(row, col, value, formats["date"])
+            sheet.write_datetime(row, col, value, as_date)
             return
         kind = column.kind
         if kind in ("money", "days", "int", "hours", "rate"):
