@@ -69,9 +69,10 @@ def radar_chart(
     ]
     count = len(axes)
     if count < 3:
+        no_data = escape(gettext("No data"))  # out of the f-string, for xgettext
         parts.append(
             f'<text x="{_num(width / 2)}" y="{_num(height / 2)}" text-anchor="middle" '
-            f'fill="{MUTED}">{escape(gettext("No data"))}</text></svg>'
+            f'fill="{MUTED}">{no_data}</text></svg>'
         )
         return mark_safe("".join(parts))
     cx, cy = width / 2, height / 2 + 4
@@ -111,7 +112,8 @@ def radar_chart(
         )
         lx, ly = point(index, top * (1.18 if index == 0 else 1.12))
         anchor = "middle" if abs(lx - cx) < 8 else ("start" if lx > cx else "end")
-        lines = _wrap(name if value is not None else f"{name} ({gettext('n/a')})")
+        not_scored = gettext("n/a")  # out of the f-string, for xgettext
+        lines = _wrap(name if value is not None else f"{name} ({not_scored})")
         if ly < cy - radius * 0.5:  # above: the block ends on the label's point
             shift = -(len(lines) - 1) * 13.0
         elif ly > cy + radius * 0.5:  # below: it starts there

@@ -84,7 +84,8 @@ def _milestones(
     for m, item in enumerate(raw, start=1):
         where = _("line %(line)s, milestone %(m)s") % {"line": n, "m": m}
         if not isinstance(item, Mapping):
-            errors.setdefault(key, []).append(f"{where}: {_('not a milestone')}")
+            problem = _("not a milestone")  # out of the f-string, where xgettext reads it
+            errors.setdefault(key, []).append(f"{where}: {problem}")
             continue
         label = str(item.get("label") or "").strip()
         trigger = str(item.get("trigger") or "")

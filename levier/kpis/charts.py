@@ -154,10 +154,12 @@ def _hatch(pattern_id: str) -> str:
 
 
 def _no_data(parts: list[str], width: int, height: int) -> None:
+    # Out of the f-string: xgettext (makemessages) does not read inside one.
+    label = escape(gettext("No data"))
     parts.append(
         f'<text class="chart-empty" x="{_num(width / 2)}" y="{_num(height / 2)}" '
         f'text-anchor="middle" dominant-baseline="middle" fill="{MUTED}">'
-        f"{escape(gettext('No data'))}</text>"
+        f"{label}</text>"
     )
 
 
@@ -528,6 +530,7 @@ def pareto_chart(
     every = max(1, math.ceil(len(ordered) * 70 / (right - left)))
     total = sum((max(v, Decimal(0)) for _, v in ordered), Decimal(0))
     cumulative = Decimal(0)
+    cumulative_label = escape(gettext("cumulative"))  # out of the f-string, for xgettext
     line: list[str] = []
     markers: list[str] = []
     for index, (name, value) in enumerate(ordered):
@@ -557,7 +560,7 @@ def pareto_chart(
             markers.append(
                 f'<rect class="chart-cumulative-point" x="{_num(cx - 2.5)}" y="{_num(cy - 2.5)}" '
                 f'width="5" height="5" fill="{INK}"><title>{escape(name)}{NBSP}: '
-                f"{escape(gettext('cumulative'))} {share}{NBSP}%</title></rect>"
+                f"{cumulative_label} {share}{NBSP}%</title></rect>"
             )
     parts.append(
         f'<line class="chart-axis" x1="{_num(left)}" y1="{_num(zero)}" x2="{_num(right)}" '
