@@ -31,6 +31,7 @@ from levier.billing.run import issue_drafts, run_billing
 from levier.billing.services import create_credit_note, issue_invoice
 from levier.catalog.choices import InvoicingMode, Unit
 from levier.collections.disputes import open_dispute, resolve_dispute
+from levier.collections.models import Dispute
 from levier.contracts.models import Contract, IndexSeries, IndexValue
 from levier.contracts.services import (
     create_contract_from_order,
@@ -211,6 +212,9 @@ class BillingHistory:
             if self.rng.random() >= 0.03:
                 continue
             reason = self.rng.choice(reasons)
+            # The customer contests first: the dispute is opened on what the invoice still
+            # owes then, before the credit note settles it.
+            dispute = self._dispute_opened(invoice, reason) if reason in DISPUTED_REASONS else None
             moment = self._at(monday + dt.timedelta(days=1), 11)
             with self.timeline.at(moment), clock(moment):
                 if reason in (CreditReason.PRICE_ERROR, CreditReason.COMMERCIAL_GESTURE):
@@ -233,23 +237,26 @@ class BillingHistory:
                 else:
                     note = create_credit_note(actor=self.compta, invoice=invoice, reason=reason)
                 issue_invoice(actor=self.compta, invoice=note, issue_date=moment.date())
-            if reason in DISPUTED_REASONS:
-                self._dispute_settled_by(invoice, note, moment)
+            if dispute is not None:
+                self._dispute_settled_by(dispute, note, moment)
 
-    def _dispute_settled_by(self, invoice: Invoice, note: Invoice, moment: dt.datetime) -> None:
-        """The customer had contested the invoice: the credit note resolves the dispute."""
+    def _dispute_opened(self, invoice: Invoice, reason: CreditReason) -> Dispute:
+        """The customer contests the invoice, a week or two after receiving it."""
         assert invoice.issue_date is not None
         opened = invoice.issue_date + dt.timedelta(days=self.rng.randint(6, 14))
         with self.timeline.at(self._at(opened, 15)), clock(self._at(opened, 15)):
-            dispute = open_dispute(
+            return open_dispute(
                 actor=self.adv,
                 invoice=invoice,
-                reason=DISPUTED_REASONS[CreditReason(note.credit_reason)],
+                reason=DISPUTED_REASONS[reason],
                 owner=self.adv,
                 due_on=opened + dt.timedelta(days=15),
                 notes="Réclamation du client reçue par courriel.",
                 opened_on=opened,
             )
+
+    def _dispute_settled_by(self, dispute: Dispute, note: Invoice, moment: dt.datetime) -> None:
+        """The credit note the customer's claim called for resolves the dispute."""
         note.refresh_from_db()
         with self.timeline.at(moment), clock(moment):
             resolve_dispute(

@@ -15,6 +15,7 @@ from django.utils import timezone
 from levier.accounts.choices import Role
 from levier.accounts.models import User
 from levier.audit.models import AuditEvent
+from levier.collections.models import Dispute
 from levier.customers.models import Customer
 from levier.customers.validation import clean_customer
 from levier.demo import company
@@ -242,3 +243,13 @@ def test_validated_orders_become_contracts_billed_every_week(small_demo: str) ->
     assert all(n.startswith(f"F{d.year}-") for n, d in rows)
     checked, breaks = chain.verify(issued_in_chain_order())
     assert checked >= len(rows) and breaks == []
+
+
+def test_every_demo_dispute_contests_what_the_invoice_owed(small_demo: str) -> None:
+    """A claim settled by a credit note was opened before it: on the amount still owed then
+    (the whole invoice, unpaid so soon), not on what the credit note left."""
+    settled = Dispute.objects.filter(credit_note__isnull=False)
+    assert settled.exists()
+    assert list(Dispute.objects.filter(amount__lte=0).values_list("reason", "amount")) == []
+    for dispute in settled.select_related("invoice"):
+        assert dispute.amount == dispute.invoice.total_gross
