@@ -361,6 +361,36 @@ def test_a_drilldown_keeps_its_filters_in_the_export_links(
     assert f'id="kpi-total">1{NBSP}000,00{NBSP}€<' in html
 
 
+def test_a_drilldown_says_its_filters_in_words(direction: User, books: dict[str, Any]) -> None:
+    alpha = books["alpha"]
+    html = html_of(
+        client_for(direction).get(
+            detail("overdue"),
+            {"as_of": "2026-10-31", "customer": str(alpha.pk), "bucket": "over_90"},
+        )
+    )
+    assert '<span class="badge">Client&nbsp;: Alpha Industrie</span>' in html
+    assert '<span class="badge">Jours de retard&nbsp;: Plus de 90 jours</span>' in html
+    # The filters still travel raw in the form that changes the date.
+    assert f'<input type="hidden" name="customer" value="{alpha.pk}">' in html
+
+
+def test_the_invoicing_delay_of_one_mode_lists_only_that_modes_invoices(
+    direction: User, books: dict[str, Any]
+) -> None:
+    """The dashboard's delay-by-mode rows link with `mode`: the list must honour it. The
+    books' invoices come from no order nor contract: their mode is "other"."""
+    october = books["october"].number
+    client = client_for(direction)
+    listed = {
+        mode: html_of(client.get(detail("invoicing_delay"), {"as_of": "2026-10-31", "mode": mode}))
+        for mode in ("", "other", "on_order")
+    }
+    assert october in listed[""] and october in listed["other"]
+    assert october not in listed["on_order"]
+    assert "Mode de facturation&nbsp;: À la commande" in listed["on_order"]
+
+
 def test_the_csv_export_is_an_attachment_named_after_the_list_and_the_date(
     direction: User, books: dict[str, Any]
 ) -> None:
@@ -453,6 +483,7 @@ def test_a_bad_date_or_period_is_a_400_naming_it(
         ("overdue", {"customer": "abc"}, "customer"),
         ("cash_forecast", {"week": "2026-10-27"}, "week"),  # a Tuesday
         ("disputes_opened", {"reason": "boredom"}, "reason"),
+        ("invoicing_delay", {"mode": "teleport"}, "mode"),
         ("order_validation", {"role": "root"}, "role"),
         ("dso", {"format": "pdf"}, "format"),
     ],
@@ -488,6 +519,7 @@ JUNK: list[dict[str, str]] = [
         "bucket": "over_9000",
         "week": "2026-13-01",
         "reason": "<script>",
+        "mode": "<script>",
         "role": "root",
         "page": "99999",
     },

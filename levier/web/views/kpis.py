@@ -17,12 +17,13 @@ or exported whole with `?format=csv|xlsx` (streamed CSV, write-only XLSX).
 
 **Parameters**: `as_of` (YYYY-MM-DD, default today, from 2000-01-01 to today), `period_days`
 (30, 90, 180 or 365, default 90), the drill-down's filters (`customer`, `bucket`, `week`,
-`reason`, `role`), `page`, `format`. A bad one is a 400 page naming it (`ValidationFailed`
+`mode`, `reason`, `role`: shown on the list in words), `page`, `format`. A bad one is a 400 page naming it (`ValidationFailed`
 through the error middleware), an unknown list a 404, never a 500.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -46,6 +47,9 @@ from django.views.decorators.http import require_GET
 from levier.accounts.choices import Role
 from levier.accounts.models import User
 from levier.accounts.permissions import Action, require
+from levier.catalog.choices import InvoicingMode
+from levier.collections.choices import DisputeReason
+from levier.customers.models import Customer
 from levier.kpis import breakdowns, charts
 from levier.kpis.drilldown import BUCKETS, Column, DrillDown, drilldown
 from levier.kpis.exports import (
@@ -77,7 +81,7 @@ HALF_WIDTH = 480
 FULL_WIDTH = 1040
 SPLIT_WIDTH = 700  # a chart beside its table in a full-width panel
 PAGE_SIZE = 100
-FILTER_KEYS = ("customer", "bucket", "week", "reason", "role")
+FILTER_KEYS = ("customer", "bucket", "week", "mode", "reason", "role")
 MAX_PARAM_LENGTH = 40
 FORMATS = ("", "html", "csv", "xlsx")
 
@@ -598,6 +602,41 @@ def _table(list_: DrillDown, rows: Iterable[dict[str, Any]]) -> list[dict[str, A
     return table
 
 
+FILTER_NAMES: dict[str, Promise] = {
+    "customer": _("Customer"),
+    "bucket": _("Days late"),
+    "week": _("Week of"),
+    "mode": _("Invoicing mode"),
+    "reason": _("Reason"),
+    "role": _("Step"),
+}
+
+
+def described_filters(filters: Mapping[str, str]) -> list[tuple[str, str]]:
+    """The list's filters as its reader says them: (name, value) in words, the customer by
+    name, not `customer = 9`. A value the list does not read (a week on the DSO's list) is
+    shown as given."""
+    values: dict[str, Mapping[str, Any]] = {
+        "bucket": BUCKET_LABELS,
+        "mode": {**dict(InvoicingMode.choices), breakdowns.OTHER: _("Other")},
+        "reason": dict(DisputeReason.choices),
+        "role": dict(Role.choices),
+    }
+    described = []
+    for key, raw in filters.items():
+        value = raw
+        if key == "customer" and raw.isdigit() and len(raw) <= 12:
+            customer = Customer.objects.filter(pk=int(raw)).values_list("name", flat=True)
+            value = customer.first() or raw
+        elif key == "week":
+            with contextlib.suppress(ValueError):
+                value = dt.date.fromisoformat(raw).strftime("%d/%m/%Y")
+        else:
+            value = str(values.get(key, {}).get(raw, raw))
+        described.append((str(FILTER_NAMES.get(key, key)), value))
+    return described
+
+
 @login_required
 @require_GET
 def kpi_drilldown(request: HttpRequest, key: str) -> HttpResponse:
@@ -630,6 +669,7 @@ def kpi_drilldown(request: HttpRequest, key: str) -> HttpResponse:
             "params": params,
             "periods": PERIODS,
             "filters": [(name, value) for name, value in filters.items()],
+            "described_filters": described_filters(filters),
             "page": page,
             "table": _table(list_, page.object_list),
             "total": None if list_.total is None else fmt_value(list_.total, "money"),
