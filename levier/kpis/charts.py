@@ -39,6 +39,7 @@ from django.utils.translation import gettext
 __all__ = ["bar_chart", "line_chart", "pareto_chart", "sparkline"]
 
 NBSP = "\u00a0"
+CHAR_WIDTH = 6.5  # px, an average character of the charts' 11 px sans-serif
 _ids = itertools.count(1)  # unique pattern ids when several charts share one page
 
 # Fallback paints (CSS classes in levier.css override them on screen).
@@ -407,6 +408,13 @@ def _vertical_bars(
     slot = (right - left) / len(bars)
     bar_width = max(slot * 0.7, 1.0)
     every = max(1, math.ceil(len(bars) * 60 / (right - left)))  # ~60 px per x label
+
+    def value_label(value: Decimal) -> str:
+        # Within its slot, or the labels of 13 weeks overlap: the unit, which the axis
+        # carries, goes first.
+        shown = format_value(value, unit)
+        return shown if len(shown) * CHAR_WIDTH <= slot else format_value(value)
+
     for index, (name, value) in enumerate(bars):
         x = left + index * slot + (slot - bar_width) / 2
         y = y_of(float(value))
@@ -418,9 +426,7 @@ def _vertical_bars(
             "</rect>"
         )
         value_y = y + 12 if negative else y - 3
-        parts.append(
-            _text(x + bar_width / 2, value_y, format_value(value, unit), cls="chart-value")
-        )
+        parts.append(_text(x + bar_width / 2, value_y, value_label(value), cls="chart-value"))
         if index % every == 0:
             parts.append(_text(x + bar_width / 2, bottom + 16, name, cls="chart-tick"))
     parts.append(
@@ -448,7 +454,7 @@ def _horizontal_bars(
     zero = x_of(0.0)
     slot = (bottom - top) / len(bars)
     bar_height = max(min(slot * 0.7, 24.0), 1.0)
-    max_chars = max(int(left / 6.5), 4)
+    max_chars = max(int(left / CHAR_WIDTH), 4)
     for index, (name, value) in enumerate(bars):
         y = top + index * slot + (slot - bar_height) / 2
         x = x_of(float(value))

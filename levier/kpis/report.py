@@ -306,6 +306,10 @@ def report_context(
             {"label": str(row.label), "count": row.count, "amount": money(row.amount)}
             for row in disputes
         ]
+    forecast_rows = [
+        {"week": french_date(monday), "amount": money(amount)} for monday, amount in forecast
+    ]
+    half = (len(forecast_rows) + 1) // 2
     return {
         "company": profile.legal_name or settings.LEVIER_COMPANY_NAME,
         "week_start": french_date(snapshot.week_start),
@@ -325,9 +329,8 @@ def report_context(
         "aged_total": money(aged["total"]),
         "aged_chart": aged_chart,
         "dso_chart": dso_chart,
-        "forecast_rows": [
-            {"week": french_date(monday), "amount": money(amount)} for monday, amount in forecast
-        ],
+        "forecast_rows": forecast_rows,
+        "forecast_halves": [forecast_rows[:half], forecast_rows[half:]],
         "forecast_later": money(later) if later is not None else "",
         "forecast_total": money(sum((amount for _m, amount in forecast), ZERO)),
         "forecast_chart": forecast_chart,

@@ -100,6 +100,20 @@ def test_a_bar_chart_draws_one_bar_per_value_with_the_value_printed():
     assert titles[2] == "> 90 j\u00a0: 45\u00a0000\u00a0€"
 
 
+def test_thirteen_weeks_of_bars_print_their_values_without_the_unit_so_they_do_not_overlap():
+    weeks = [(f"{day:02d}/11", D("589200") + day) for day in range(1, 14)]
+    with translation.override("fr"):
+        narrow = parse(bar_chart(weeks, label="Prévision", unit="€", width=680))
+        wide = parse(bar_chart(weeks[:4], label="Prévision", unit="€", width=680))
+    assert next(t.text for t in by_class(narrow, "text", "chart-value")) == "589,2\u00a0k"
+    assert next(t.text for t in by_class(wide, "text", "chart-value")) == "589,2\u00a0k\u00a0€"
+    # the axis still says the unit, and each bar's title its exact amount
+    assert "400\u00a0k\u00a0€" in texts(narrow)
+    assert by_class(narrow, "rect", "chart-bar")[0].find(f"{SVG}title").text == (
+        "01/11\u00a0: 589\u00a0201\u00a0€"
+    )
+
+
 def test_a_bar_chart_hatches_negative_bars_below_the_zero_line():
     root = parse(bar_chart([("a", D("100")), ("b", D("-50"))], label="solde"))
     negative = by_class(root, "rect", "chart-bar-negative")

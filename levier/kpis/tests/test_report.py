@@ -14,7 +14,9 @@ from typing import Any
 import pytest
 from celery.schedules import crontab
 from django.core.management import CommandError, call_command
+from django.template.loader import render_to_string
 from pypdf import PdfReader
+from weasyprint import HTML
 
 from levier.accounts.choices import Role
 from levier.accounts.models import User
@@ -28,6 +30,7 @@ from levier.billing.tests.factories import complete_company_profile
 from levier.collections.choices import DisputeReason
 from levier.collections.disputes import open_dispute
 from levier.collections.payments import Portion, allocate_payment
+from levier.collections.statement import _Renderer
 from levier.collections.tests.factories import issued_invoice, payment
 from levier.customers.tests.factories import CustomerFactory
 from levier.jobs import _REGISTRY, dispatch
@@ -42,6 +45,7 @@ from levier.kpis.models import (
     WeeklyReportSending,
 )
 from levier.kpis.report import (
+    REPORT_TEMPLATE,
     ReportNotSent,
     add_recipient,
     change,
@@ -156,6 +160,37 @@ def test_the_weekly_report_arrives_by_email_as_a_french_pdf(
     event = AuditEvent.objects.get(verb=Verb.SEND, object_type="kpis.weeklyreportsending")
     assert "franck.direction@example.test" in event.comment
     assert snapshot_for_week(MONDAY) is not None
+
+
+def _boxes(box: Any) -> Any:
+    yield box
+    for child in getattr(box, "children", None) or []:
+        yield from _boxes(child)
+
+
+def test_nothing_in_the_report_runs_off_the_page_even_with_large_amounts_every_week(
+    adv: User, book: dict[str, Any]
+) -> None:
+    """13 weeks of seven-figure collections: the forecast's table once ran off the A4 page
+    (its weeks side by side), its chart labels over each other."""
+    for week in range(13):
+        customer = CustomerFactory(payment_terms_days=14 + 7 * week)
+        issued_invoice(adv, customer, net="987654.32", issue_date=dt.date(2026, 11, 2))
+    context = report_context(MONDAY)
+    assert [len(half) for half in context["forecast_halves"]] == [7, 6]
+    renderer = _Renderer()
+    document = HTML(string=render_to_string(REPORT_TEMPLATE, context)).render(
+        font_config=renderer.font_config, stylesheets=[renderer.stylesheet]
+    )
+    for number, page in enumerate(document.pages, start=1):
+        width = page._page_box.margin_width()
+        beyond = [
+            type(box).__name__
+            for box in _boxes(page._page_box)
+            if box.position_x + box.margin_width() > width + 0.5
+        ]
+        assert beyond == [], f"page {number}"
+    assert "1 185 185,18 €" in pdf_text(weekly_report_pdf(MONDAY))  # 987 654,32 HT
 
 
 def test_the_report_shows_the_stored_week_not_later_corrections(
