@@ -564,3 +564,10 @@ def test_the_number_of_queries_of_the_dashboard_does_not_grow_with_the_documents
     # the new invoices are counted: 3 400 + 8 × 120 + 1.2 × (0 + 1 + … + 7) = 4 393.60
     assert f"4{NBSP}393,60{NBSP}€" in section(html, "kpi-aged")
     assert len(large.captured_queries) == len(small.captured_queries)
+
+
+def test_a_link_to_a_list_cannot_carry_a_filter_the_list_view_drops() -> None:
+    params = views.Params(AS_OF, 90, {})
+    assert "mode=recurring" in views.drill_url("invoicing_delay", params, mode="recurring")
+    with pytest.raises(ValueError, match="colour"):
+        views.drill_url("invoicing_delay", params, colour="blue")

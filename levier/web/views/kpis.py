@@ -165,6 +165,11 @@ def parse_params(request: HttpRequest) -> Params:
 
 
 def drill_url(key: str, params: Params, **filters: str) -> str:
+    """The link to a list. Only with filters the list's view reads (`FILTER_KEYS`): the
+    dashboard's delay-by-mode links once carried a `mode` it dropped, and listed every mode."""
+    unread = sorted(set(filters) - set(FILTER_KEYS))
+    if unread:
+        raise ValueError(f"drill-down filters the view does not read: {unread}")
     return f"{reverse('web:kpis_drilldown', args=[key])}?{params.query(**filters)}"
 
 
