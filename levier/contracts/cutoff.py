@@ -72,6 +72,7 @@ from django.db import connection
 from django.db.models import (
     Aggregate,
     Exists,
+    F,
     OuterRef,
     Q,
     QuerySet,
@@ -207,22 +208,40 @@ LINE_CONTRACT = Coalesce(
 )
 
 
-def _invoiced(as_of: dt.date, figures: Mapping[int | None, _Figures]) -> None:
-    """Issued invoices minus issued credit notes, HT, per contract (one grouped query).
+def _invoiced(
+    as_of: dt.date, figures: Mapping[int | None, _Figures], *, without_contract: bool = True
+) -> None:
+    """Issued invoices minus issued credit notes, HT, per contract.
 
-    Counted by line, each under the contract its line bills: an invoice grouping several
-    contracts of one customer splits between them.
+    Counted by line, each under the contract its line bills (`LINE_CONTRACT`): an invoice
+    grouping several contracts of one customer splits between them. With the lines of no
+    contract, which are nearly all the lines, one query groups every issued line. Without
+    them, the same rule is read as its three ways, each through the contracts' own links
+    (the lines billing a contract line; the other lines of a contract's documents; those of
+    credit notes of no contract crediting a contract's invoice): 0.35 s instead of 1.0 s at
+    1,000,000 invoices (bench/kpis.py, the FAE and PCA drill-downs).
     """
-    rows = (
-        InvoiceLine.objects.filter(issued_on__lte=as_of)
-        .annotate(cid=LINE_CONTRACT)
-        .values("cid", "invoice__kind")
-        .annotate(total=Sum("net_amount"))
-        .order_by()
-    )
-    for row in rows:
-        sign = -1 if row["invoice__kind"] == DocumentKind.CREDIT_NOTE else 1
-        figures[row["cid"]].invoiced += sign * (row["total"] or ZERO)
+    lines = InvoiceLine.objects.filter(issued_on__lte=as_of).order_by()
+    if without_contract:
+        ways = [lines.annotate(cid=LINE_CONTRACT)]
+    else:
+        no_line = Q(contract_line__isnull=True)
+        ways = [
+            lines.filter(contract_line__isnull=False).annotate(cid=F("contract_line__contract_id")),
+            lines.filter(no_line, invoice__contract__isnull=False).annotate(
+                cid=F("invoice__contract_id")
+            ),
+            lines.filter(
+                no_line,
+                invoice__contract__isnull=True,
+                invoice__credited_invoice__contract__isnull=False,
+            ).annotate(cid=F("invoice__credited_invoice__contract_id")),
+        ]
+    for way in ways:
+        rows = way.values("cid", "invoice__kind").annotate(total=Sum("net_amount"))
+        for cid, kind, total in rows.values_list("cid", "invoice__kind", "total"):
+            sign = -1 if kind == DocumentKind.CREDIT_NOTE else 1
+            figures[cid].invoiced += sign * (total or ZERO)
 
 
 # `_deferred` summed by PostgreSQL: each line rounded to the cent half away from zero, as
@@ -740,15 +759,20 @@ def closing_entries(
     return entries
 
 
-def compute_cutoff(as_of: dt.date, *, with_invoiced: bool = True) -> Cutoff:
+def compute_cutoff(
+    as_of: dt.date, *, with_invoiced: bool = True, invoiced_without_contract: bool = True
+) -> Cutoff:
     """FAE, PCA, invoiced and earned per contract at `as_of`, with the closing entries.
 
     `with_invoiced=False` leaves out what was invoiced per contract (and so `earned`, which
-    then reads as FAE − PCA floored at zero): the FAE and PCA do not depend on it, and it is
-    the one query that reads every issued line — what the KPIs need is the totals."""
+    then reads as FAE − PCA floored at zero): the FAE and PCA do not depend on it, and it
+    reads every issued line — what the KPIs need is the totals. `invoiced_without_contract
+    =False` leaves it out of the "no contract" row only (its invoiced then reads 0): the
+    lines of no contract are nearly all the lines, and a list of contracts does not show
+    them."""
     figures: defaultdict[int | None, _Figures] = defaultdict(_Figures)
     if with_invoiced:
-        _invoiced(as_of, figures)
+        _invoiced(as_of, figures, without_contract=invoiced_without_contract)
     _pca(as_of, figures)
     contracts = _load_contracts(as_of, list(figures))
     _fae(as_of, contracts, figures)

@@ -778,16 +778,18 @@ class _ListRows(_Pages):
 def _cutoff(which: str, as_of: dt.date, period: int, filters: Mapping[str, str]) -> DrillDown:
     customer = _customer_filter(filters)
     url = _url_maker("contract_detail")
-    cutoff = compute_cutoff(as_of)
+    # Invoiced and earned per contract; the "no contract" row shows its FAE or PCA alone.
+    cutoff = compute_cutoff(as_of, invoiced_without_contract=False)
+    loose = str(_("Documents without a contract"))
     kept = None
     if customer is not None:
         kept = set(Contract.objects.filter(customer_id=customer).values_list("pk", flat=True))
     rows = [
         {
-            "number": row.contract_number,
+            "number": row.contract_number if row.contract_id is not None else loose,
             "customer": row.customer_name,
-            "invoiced": row.invoiced,
-            "earned": row.earned,
+            "invoiced": row.invoiced if row.contract_id is not None else None,
+            "earned": row.earned if row.contract_id is not None else None,
             which: getattr(row, which),
             "url": url(row.contract_id),
         }

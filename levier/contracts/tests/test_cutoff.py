@@ -440,6 +440,54 @@ def test_documents_without_a_contract_have_their_own_row(adv: User) -> None:
     assert cutoff.pca == D("1200.00")
 
 
+def test_each_line_is_invoiced_under_the_contract_it_bills_then_its_documents(
+    adv: User,
+) -> None:
+    """At 31/12/2026, HT: contract A's invoice bills 1 000 of A's line and 200 typed by hand
+    (A: 1 200); a credit note of 100 keeps A's contract (A: 1 100); another of 50 lost its
+    own contract and counts under the invoice it credits (A: 1 050). B's customer gets an
+    invoice with no contract of its own: 500 billing B's line (B: 500) and 300 typed by hand
+    (no contract: 300)."""
+    a = make_contract(adv, [contract_line("on_delivery")])
+    b = make_contract(adv, [contract_line("on_delivery")])
+    day = dt.date(2026, 12, 1)
+
+    def issued(customer, amounts, extras, contract=None):  # type: ignore[no-untyped-def]
+        draft = create_draft_invoice(
+            actor=adv,
+            customer=customer,
+            lines=[line("1", amount, unit="flat") for amount in amounts],
+            billable_on=day,
+            contract=contract,
+            line_extras=extras,
+        )
+        return issue_invoice(actor=adv, invoice=draft, issue_date=day)
+
+    invoice = issued(a.customer, ["1000", "200"], [{"contract_line_id": only_line(a).pk}, {}], a)
+    issued(b.customer, ["500", "300"], [{"contract_line_id": only_line(b).pk}, {}])
+    for amount, keeps_contract in (("100", True), ("50", False)):
+        note = create_credit_note(
+            actor=adv,
+            invoice=invoice,
+            reason="commercial_gesture",
+            lines=[line("1", amount, unit="flat", description="Geste commercial")],
+        )
+        if not keeps_contract:  # a draft, still free to change
+            Invoice.objects.filter(pk=note.pk).update(contract=None)
+            note.refresh_from_db()
+        issue_invoice(actor=adv, invoice=note, issue_date=day)
+
+    whole = compute_cutoff(dt.date(2026, 12, 31))
+    invoiced = {r.contract_id: r.invoiced for r in whole.contracts}
+    assert invoiced == {a.pk: D("1050.00"), b.pk: D("500.00"), None: D("300.00")}
+    # A list of contracts leaves the lines of no contract unread: its row is gone.
+    contracts_only = compute_cutoff(dt.date(2026, 12, 31), invoiced_without_contract=False)
+    assert {r.contract_id: r.invoiced for r in contracts_only.contracts} == {
+        a.pk: D("1050.00"),
+        b.pk: D("500.00"),
+    }
+
+
 @settings(max_examples=400, deadline=None)
 @given(
     start=st.dates(min_value=dt.date(2019, 1, 1), max_value=dt.date(2030, 12, 31)),

@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from levier.accounts.models import User
+from levier.billing.services import create_draft_invoice, issue_invoice
 from levier.billing.tests.factories import complete_company_profile
 from levier.contracts.models import Contract
 from levier.contracts.services import record_delivery
@@ -17,6 +18,7 @@ from levier.contracts.tests.factories import contract_line, make_contract
 from levier.contracts.tests.test_cutoff import a_bit_of_everything, annual_maintenance, only_line
 from levier.kpis.drilldown import drilldown
 from levier.kpis.services import compute_kpis
+from levier.sales.tests.factories import line
 
 D = Decimal
 
@@ -35,6 +37,30 @@ def test_pca_of_a_yearly_invoice_spanning_the_closing_date(adv: User) -> None:
     assert [(row["number"], row["pca"]) for row in listed.rows] == [(contract.number, D("8975.34"))]
     assert listed.total == D("8975.34")
     assert compute_kpis(dt.date(2027, 9, 30)).pca == D("0.00")
+
+
+def test_the_pca_list_shows_each_contract_invoiced_and_earned_and_the_rest_alone(
+    adv: User,
+) -> None:
+    """The yearly maintenance (12,000 invoiced, 8,975.34 deferred, so 3,024.66 earned) and a
+    support year invoiced on no contract (1,200, all deferred at 31/12/2026): that row shows
+    its PCA alone, not what every invoice of no contract ever billed."""
+    contract, _invoice = annual_maintenance(adv)
+    draft = create_draft_invoice(
+        actor=adv,
+        customer=contract.customer,
+        lines=[line("1", "1200", description="Support 2027", unit="flat")],
+        billable_on=dt.date(2026, 12, 1),
+        line_extras=[{"period_start": dt.date(2027, 1, 1), "period_end": dt.date(2027, 12, 31)}],
+    )
+    issue_invoice(actor=adv, invoice=draft, issue_date=dt.date(2026, 12, 1))
+    listed = drilldown("pca", dt.date(2026, 12, 31), 90, {})
+    rows = [(row["number"], row["invoiced"], row["earned"], row["pca"]) for row in listed.rows]
+    assert rows == [
+        (contract.number, D("12000.00"), D("3024.66"), D("8975.34")),
+        ("Documents sans contrat", None, None, D("1200.00")),
+    ]
+    assert listed.total == D("10175.34")
 
 
 def test_fae_of_a_service_delivered_and_not_invoiced(adv: User) -> None:
