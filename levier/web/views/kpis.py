@@ -17,8 +17,9 @@ or exported whole with `?format=csv|xlsx` (streamed CSV, write-only XLSX).
 
 **Parameters**: `as_of` (YYYY-MM-DD, default today, from 2000-01-01 to today), `period_days`
 (30, 90, 180 or 365, default 90), the drill-down's filters (`customer`, `bucket`, `week`,
-`mode`, `reason`, `role`: shown on the list in words), `page`, `format`. A bad one is a 400 page naming it (`ValidationFailed`
-through the error middleware), an unknown list a 404, never a 500.
+`mode`, `reason`, `role`: shown on the list in words), `page`, `format`. A bad one is a 400
+page naming it (`ValidationFailed` through the error middleware), an unknown list a 404,
+never a 500.
 """
 
 from __future__ import annotations
