@@ -93,7 +93,10 @@ class HistoryGenerator:
                 and c.customer.payment_terms_days >= 45
             )
         ]
-        self.now = timezone.now()
+        # The start of today, not the load's own minute: the history is then the same
+        # whatever the hour `load-demo` runs. Orders dated "N days ago, at this time" fell
+        # before or after a Monday's billing run by the hour of the load.
+        self.now = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
         self.creators = cast.by_role("commercial") + cast.by_role("adv")
         self.approvers = {role: cast.by_role(role) for role in ("adv", "comptabilite", "direction")}
         self.po_counter = 0

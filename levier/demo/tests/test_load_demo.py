@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import random
+import zoneinfo
 from collections import Counter
 from typing import Any
+from unittest import mock
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import transaction
+from django.db.models import Sum
 from django.utils import timezone
 
 from levier.accounts.choices import Role
 from levier.accounts.models import User
 from levier.audit.models import AuditEvent
-from levier.collections.models import Dispute
+from levier.billing.models import Invoice
+from levier.collections.models import Dispute, Payment
 from levier.customers.models import Customer
 from levier.customers.validation import clean_customer
 from levier.demo import company
@@ -253,3 +259,29 @@ def test_every_demo_dispute_contests_what_the_invoice_owed(small_demo: str) -> N
     assert list(Dispute.objects.filter(amount__lte=0).values_list("reason", "amount")) == []
     for dispute in settled.select_related("invoice"):
         assert dispute.amount == dispute.invoice.total_gross
+
+
+def _loaded_at(moment: dt.datetime) -> dict[str, Any]:
+    """What a small demo loaded at `moment` holds, rolled back after."""
+    with mock.patch("django.utils.timezone.now", return_value=moment):
+        savepoint = transaction.savepoint()
+        load("--customers", "12", "--orders", "30", "--no-progress")
+        held = {
+            "orders": Counter(Order.objects.values_list("status", flat=True)),
+            "documents": Counter(Invoice.objects.values_list("kind", "status")),
+            "billed": Invoice.objects.aggregate(total=Sum("total_gross"))["total"],
+            "payments": Payment.objects.count(),
+            "disputes": Counter(Dispute.objects.values_list("reason", "status")),
+        }
+        transaction.savepoint_rollback(savepoint)
+    return held
+
+
+def test_the_demo_holds_the_same_books_whatever_the_hour_it_is_loaded() -> None:
+    """Its history is dated back from today, not from the load's own minute: orders dated
+    "N days ago, at this time" fell before or after a Monday's billing run by the hour."""
+    day = dt.date(2026, 11, 25)
+    paris = zoneinfo.ZoneInfo("Europe/Paris")
+    morning = _loaded_at(dt.datetime.combine(day, dt.time(9, 5), tzinfo=paris))
+    evening = _loaded_at(dt.datetime.combine(day, dt.time(18, 40), tzinfo=paris))
+    assert morning["documents"] and morning == evening
