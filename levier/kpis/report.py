@@ -329,7 +329,6 @@ def report_context(
         "aged_total": money(aged["total"]),
         "aged_chart": aged_chart,
         "dso_chart": dso_chart,
-        "forecast_rows": forecast_rows,
         "forecast_halves": [forecast_rows[:half], forecast_rows[half:]],
         "forecast_later": money(later) if later is not None else "",
         "forecast_total": money(sum((amount for _m, amount in forecast), ZERO)),
