@@ -28,6 +28,7 @@ from levier.customers.tests.factories import CustomerFactory
 from levier.web.tests.browser import MARKS, log_in
 
 webdriver = pytest.importorskip("selenium.webdriver")
+from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
@@ -78,11 +79,13 @@ def test_adv_runs_billing_issues_the_drafts_and_downloads_the_invoice_pdf(
     browser.execute_script("arguments[0].value = arguments[1]", date_input, RUN_DATE.isoformat())
     browser.find_element(By.ID, "preview-button").click()
     wait.until(ec.presence_of_element_located((By.ID, "preview-table")))
-    preview = browser.find_element(By.ID, "preview").text
+    # HTMX may swap the preview once more while it settles: read it again if it went stale.
+    settled = WebDriverWait(browser, WAIT, ignored_exceptions=[StaleElementReferenceException])
+    preview = settled.until(lambda driver: driver.find_element(By.ID, "preview").text)
     assert contract.number in preview and "Navigateur Facturation SAS" in preview
     browser.find_element(By.ID, "create-drafts").click()
     wait.until(ec.presence_of_element_located((By.ID, "run-result")))
-    assert browser.find_element(By.ID, "count-drafts").text == "1"
+    assert settled.until(lambda driver: driver.find_element(By.ID, "count-drafts").text) == "1"
     run = BillingRun.objects.get()
     assert run.status == BillingRun.Status.DONE and run.drafts_count == 1
 
