@@ -50,6 +50,8 @@ from levier.sales.selectors import orders_awaiting
 ZERO = Decimal("0.00")
 CENT = Decimal("0.01")
 OTHER = "other"
+# Each invoicing mode by its name, and "other" (no order nor contract says it).
+MODE_LABELS: dict[str, str | Promise] = {**dict(InvoicingMode.choices), OTHER: _("Other")}
 _AMOUNT: DecimalField[Decimal, Decimal] = DecimalField(max_digits=18, decimal_places=2)
 
 __all__ = [
@@ -232,12 +234,11 @@ def invoicing_delay_by_mode(as_of: dt.date, period_days: int) -> list[DelayByMod
     with connection.cursor() as cursor:
         cursor.execute(statement, [*invoices_params, *firsts_params, OTHER])
         rows = cursor.fetchall()
-    labels: dict[str, str | Promise] = {**dict(InvoicingMode.choices), OTHER: _("Other")}
     order = [*InvoicingMode.values, OTHER]
     result = [
         DelayByMode(
             mode=mode,
-            label=labels.get(mode, mode),
+            label=MODE_LABELS.get(mode, mode),
             invoices=count,
             mean_days=one_decimal(mean),
         )

@@ -31,7 +31,7 @@ from levier.collections.models import Dispute
 from levier.contracts.cutoff import compute_cutoff
 from levier.contracts.models import Contract
 from levier.kpis import activity, collection, process
-from levier.kpis.breakdowns import OTHER, with_invoicing_mode
+from levier.kpis.breakdowns import MODE_LABELS, OTHER, with_invoicing_mode
 from levier.kpis.sql import DaysBetween
 from levier.lib.errors import ValidationFailed
 
@@ -321,12 +321,11 @@ def _invoicing_delay(as_of: dt.date, period: int, filters: Mapping[str, str]) ->
     invoices = _with_customer(invoices, _customer_filter(filters), "customer_id")
     fields = ("billable_on", "issue_date", "delay_days", "total_net")
     invoices = _shown(invoices, *fields).order_by("-delay_days", "issue_date", "pk")
-    labels = {**dict(InvoicingMode.choices), OTHER: _("Other")}
     to_row = _invoice_row(fields)
 
     def row(invoice: Any) -> dict[str, Any]:
         values = to_row(invoice)
-        values["mode"] = str(labels.get(invoice.mode, invoice.mode))
+        values["mode"] = str(MODE_LABELS.get(invoice.mode, invoice.mode))
         return values
 
     return DrillDown(

@@ -48,7 +48,6 @@ from django.views.decorators.http import require_GET
 from levier.accounts.choices import Role
 from levier.accounts.models import User
 from levier.accounts.permissions import Action, require
-from levier.catalog.choices import InvoicingMode
 from levier.collections.choices import DisputeReason
 from levier.customers.models import Customer
 from levier.kpis import breakdowns, charts
@@ -624,7 +623,7 @@ def described_filters(filters: Mapping[str, str]) -> list[tuple[str, str]]:
     shown as given."""
     values: dict[str, Mapping[str, Any]] = {
         "bucket": BUCKET_LABELS,
-        "mode": {**dict(InvoicingMode.choices), breakdowns.OTHER: _("Other")},
+        "mode": breakdowns.MODE_LABELS,
         "reason": dict(DisputeReason.choices),
         "role": dict(Role.choices),
     }
